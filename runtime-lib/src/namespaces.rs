@@ -1,0 +1,1 @@
+//! Creating and joining namespaces, id mappings, time offsets.

@@ -1,0 +1,25 @@
+//! Loading and validating `config.json`, and resolving it into a plan.
+use std::path::PathBuf;
+
+/// Errors of loading and validating a bundle's config.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// A field is invalid; `field` is its JSON path.
+    #[error("{field}: {msg}")]
+    Invalid {
+        /// e.g. `linux.namespaces[2].type`.
+        field: String,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// config.json could not be read.
+    #[error("open {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}

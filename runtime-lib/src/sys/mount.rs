@@ -1,0 +1,1 @@
+//! System call wrappers (see the parent module).
