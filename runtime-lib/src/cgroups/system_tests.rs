@@ -1,0 +1,315 @@
+//! System tests on the host's real cgroups (root only; they print `SKIPPED: ...` otherwise).
+//!
+//! They move only processes they spawn, use unique cgroup names (`husk-test-<pid>-<name>`),
+//! and a guard kills those processes and removes the cgroups even when an assertion fails.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use oci_spec::runtime::LinuxResources;
+
+use super::*;
+
+fn unique(name: &str) -> String {
+    format!("husk-test-{}-{name}", std::process::id())
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Kills its processes and removes its cgroups on drop.
+struct Guard {
+    children: Vec<Child>,
+    managers: Vec<Box<dyn Manager>>,
+    extra_dirs: Vec<PathBuf>,
+}
+
+impl Guard {
+    fn new() -> Guard {
+        Guard {
+            children: Vec::new(),
+            managers: Vec::new(),
+            extra_dirs: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for m in &self.managers {
+            let _ = m.destroy();
+        }
+        for d in self.extra_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// (Each open runs in a subshell: a failed redirection of the special builtin `:` ends a
+/// POSIX shell.)
+/// A shell that waits for a line on stdin, then reports whether it can open /dev/null
+/// (allowed by runc's defaults) and /dev/kmsg (c 1:11, not allowed), then sleeps.
+fn spawn_device_prober() -> Child {
+    Command::new("/bin/sh")
+        .arg("-c")
+        .arg(
+            "read go; \
+             if (: </dev/null); then echo null-ok; else echo null-denied; fi; \
+             if (: </dev/kmsg); then echo kmsg-ok; else echo kmsg-denied; fi; \
+             exec sleep 60",
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn /bin/sh")
+}
+
+/// Release the prober and read its two answers.
+fn probe(child: &mut Child) -> (String, String) {
+    child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let out: &mut ChildStdout = child.stdout.as_mut().unwrap();
+    let mut r = BufReader::new(out);
+    let mut a = String::new();
+    let mut b = String::new();
+    r.read_line(&mut a).unwrap();
+    r.read_line(&mut b).unwrap();
+    (a.trim().to_string(), b.trim().to_string())
+}
+
+fn resources(json: &str) -> LinuxResources {
+    serde_json::from_str(json).unwrap()
+}
+
+fn v1_host() -> Option<()> {
+    if !is_root() {
+        println!("SKIPPED: needs root");
+        return None;
+    }
+    if is_unified(Path::new(CGROUP_ROOT)).unwrap_or(true) {
+        println!("SKIPPED: the host is not cgroup v1/hybrid");
+        return None;
+    }
+    Some(())
+}
+
+#[test]
+fn v1_create_apply_join_destroy() {
+    let Some(()) = v1_host() else { return };
+    let id = unique("life");
+    let mut g = Guard::new();
+    g.managers
+        .push(new_manager(Some(&format!("/{id}")), &id, false).unwrap());
+    let m = &g.managers[0];
+    let cfg = m.config();
+    assert!(!cfg.unified);
+    assert_eq!(cfg.path, format!("/{id}"));
+    for sub in ["memory", "cpu", "cpuset", "pids", "devices", "freezer"] {
+        assert_eq!(
+            cfg.dirs[sub],
+            Path::new(CGROUP_ROOT).join(sub).join(&id),
+            "{sub}"
+        );
+    }
+    let r = resources(
+        r#"{"devices":[{"allow":false,"access":"rwm"}],
+            "memory":{"limit":67108864,"swap":100663296,"reservation":33554432},
+            "cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0","mems":"0"},
+            "pids":{"limit":10}}"#,
+    );
+    assert!(m.check_resources(&r).unwrap().is_empty());
+    m.create().unwrap();
+    m.create().unwrap(); // idempotent
+    m.apply_resources(&r).unwrap();
+    let rd = |sub: &str, f: &str| {
+        std::fs::read_to_string(cfg.dirs[sub].join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(rd("memory", "memory.limit_in_bytes"), "67108864");
+    assert_eq!(rd("memory", "memory.memsw.limit_in_bytes"), "100663296");
+    assert_eq!(rd("memory", "memory.soft_limit_in_bytes"), "33554432");
+    assert_eq!(rd("cpu", "cpu.shares"), "512");
+    assert_eq!(rd("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(rd("cpu", "cpu.cfs_period_us"), "100000");
+    assert_eq!(rd("cpuset", "cpuset.cpus"), "0");
+    assert_eq!(rd("cpuset", "cpuset.mems"), "0");
+    assert_eq!(rd("pids", "pids.max"), "10");
+    let list = rd("devices", "devices.list");
+    assert!(!list.contains("a *:* rwm"), "{list}");
+    for want in ["c 1:3 rwm", "c 136:* rwm", "b *:* m", "c *:* m"] {
+        assert!(
+            list.lines().any(|l| l == want),
+            "{want} missing from {list}"
+        );
+    }
+
+    g.children.push(spawn_device_prober());
+    let pid = g.children[0].id() as i32;
+    m.add_process(pid).unwrap();
+    assert_eq!(m.pids().unwrap(), vec![pid]);
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for sub in ["memory", "pids", "devices", "cpuset"] {
+        assert!(
+            own.lines().any(|l| l.ends_with(&format!(":{sub}:/{id}"))),
+            "{sub} not joined: {own}"
+        );
+    }
+    // The device allow-list is enforced: runc's defaults open, anything else is EPERM.
+    assert_eq!(
+        probe(&mut g.children[0]),
+        ("null-ok".into(), "kmsg-denied".into())
+    );
+
+    let mut child = g.children.pop().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(m.pids().unwrap().is_empty());
+    m.destroy().unwrap();
+    for (sub, d) in &cfg.dirs {
+        assert!(!d.exists(), "{sub}: {} left behind", d.display());
+    }
+    m.destroy().unwrap(); // already gone: still success
+}
+
+#[test]
+fn v1_default_path_is_the_id_under_our_own_cgroup() {
+    let Some(()) = v1_host() else { return };
+    let id = unique("rel");
+    let mut g = Guard::new();
+    g.managers.push(new_manager(None, &id, false).unwrap());
+    let m = &g.managers[0];
+    let cfg = m.config();
+    assert_eq!(cfg.path, id);
+    let own = path::parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap());
+    let mem_own = own["memory"].trim_start_matches('/');
+    assert_eq!(
+        cfg.dirs["memory"],
+        Path::new(CGROUP_ROOT)
+            .join("memory")
+            .join(mem_own)
+            .join(&id)
+    );
+    m.create().unwrap();
+    // A container may create cgroups of its own below its cgroup; destroy takes them too.
+    std::fs::create_dir(cfg.dirs["memory"].join("nested")).unwrap();
+    for d in cfg.dirs.values() {
+        assert!(d.is_dir(), "{}", d.display());
+    }
+    m.destroy().unwrap();
+    for d in cfg.dirs.values() {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn v1_kernel_rejection_names_the_field() {
+    let Some(()) = v1_host() else { return };
+    let id = unique("bad");
+    let mut g = Guard::new();
+    g.managers
+        .push(new_manager(Some(&format!("/{id}")), &id, false).unwrap());
+    let m = &g.managers[0];
+    m.create().unwrap();
+    // CPUs this machine does not have: valid syntax, refused by the kernel.
+    let r = resources(r#"{"cpu":{"cpus":"1000-1001"}}"#);
+    let e = m.apply_resources(&r).unwrap_err().to_string();
+    assert!(
+        e.starts_with("linux.resources.cpu.cpus: write /sys/fs/cgroup/cpuset/"),
+        "{e}"
+    );
+    assert!(e.contains("\"1000-1001\""), "{e}");
+    m.destroy().unwrap();
+    for d in m.config().dirs.values() {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+/// The cgroup2 mount: `/sys/fs/cgroup` on a v2 host, `/sys/fs/cgroup/unified` on a hybrid one.
+fn cgroup2_mount() -> Option<PathBuf> {
+    if is_unified(Path::new(CGROUP_ROOT)).ok()? {
+        return Some(PathBuf::from(CGROUP_ROOT));
+    }
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    path::parse_mountinfo(&mi)
+        .into_iter()
+        .find(|m| m.subsystems.is_none())
+        .map(|m| m.mountpoint)
+}
+
+/// The v2 driver on the host's cgroup2 mount (the unified mount of a hybrid host works for
+/// everything but the resource controllers): create, eBPF device program, join, pids,
+/// clone_into_fd, update of the device program, destroy.
+#[test]
+fn v2_devices_ebpf_join_and_destroy() {
+    if !is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        println!("SKIPPED: no cgroup2 mount");
+        return;
+    };
+    let mut g = Guard::new();
+    let parent = mount.join(unique("v2"));
+    std::fs::create_dir(&parent).unwrap();
+    g.extra_dirs.push(parent.clone());
+    let cfg = CgroupConfig {
+        path: "/c1".into(),
+        unified: true,
+        dirs: BTreeMap::from([(v2::KEY.to_string(), parent.join("c1"))]),
+    };
+    g.managers.push(Box::new(v2::V2Manager::with_root(
+        cfg.clone(),
+        parent.clone(),
+    )));
+    let m = &g.managers[0];
+    m.create().unwrap();
+    assert!(parent.join("c1").is_dir());
+    m.apply_resources(&resources(
+        r#"{"devices":[{"allow":false,"access":"rwm"}]}"#,
+    ))
+    .unwrap();
+    assert!(m.clone_into_fd().unwrap().is_some());
+
+    g.children.push(spawn_device_prober());
+    let pid = g.children[0].id() as i32;
+    m.add_process(pid).unwrap();
+    assert_eq!(m.pids().unwrap(), vec![pid]);
+    assert_eq!(
+        probe(&mut g.children[0]),
+        ("null-ok".into(), "kmsg-denied".into())
+    );
+
+    // An update replaces the program (the old one is detached, not ANDed with the new).
+    m.apply_resources(&resources(r#"{"devices":[{"allow":true,"access":"rwm"}]}"#))
+        .unwrap();
+    g.children.push(spawn_device_prober());
+    let pid2 = g.children[1].id() as i32;
+    m.add_process(pid2).unwrap();
+    assert_eq!(
+        probe(&mut g.children[1]),
+        ("null-ok".into(), "kmsg-ok".into())
+    );
+    let cg = v2::open_dir_for_test(&parent.join("c1"));
+    assert_eq!(
+        crate::sys::cgroup::query_device_programs(std::os::fd::AsFd::as_fd(&cg))
+            .unwrap()
+            .len(),
+        1
+    );
+
+    for mut c in g.children.drain(..) {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    m.destroy().unwrap();
+    assert!(!parent.join("c1").exists());
+}
