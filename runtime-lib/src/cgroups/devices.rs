@@ -222,6 +222,69 @@ impl DeviceState {
     }
 }
 
+impl DeviceState {
+    /// The same policy (exceptions compared as a set).
+    pub(crate) fn same_as(&self, other: &DeviceState) -> bool {
+        self.default_allow == other.default_allow
+            && self.exceptions.len() == other.exceptions.len()
+            && self.exceptions.iter().all(|e| other.exceptions.contains(e))
+    }
+}
+
+/// Parse a v1 `devices.list`. The kernel shows a default-allow cgroup as the single line
+/// `a *:* rwm` WITHOUT its deny exceptions, so that case is only known when it has none;
+/// `None` when the list cannot be read back exactly.
+pub(crate) fn parse_v1_list(text: &str) -> Option<DeviceState> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines == ["a *:* rwm"] {
+        return Some(DeviceState {
+            default_allow: true,
+            exceptions: Vec::new(),
+        });
+    }
+    let mut exceptions = Vec::new();
+    for l in lines {
+        let mut it = l.split(' ');
+        let typ = match it.next()? {
+            "c" => DevType::Char,
+            "b" => DevType::Block,
+            _ => return None,
+        };
+        let (ma, mi) = it.next()?.split_once(':')?;
+        let num = |s: &str| -> Option<Option<u32>> {
+            if s == "*" {
+                Some(None)
+            } else {
+                s.parse().ok().map(Some)
+            }
+        };
+        let mut access = 0;
+        for ch in it.next()?.chars() {
+            access |= match ch {
+                'r' => ACC_READ,
+                'w' => ACC_WRITE,
+                'm' => ACC_MKNOD,
+                _ => return None,
+            };
+        }
+        exceptions.push(Rule {
+            allow: true,
+            typ,
+            major: num(ma)?,
+            minor: num(mi)?,
+            access,
+        });
+    }
+    Some(DeviceState {
+        default_allow: false,
+        exceptions,
+    })
+}
+
 /// The state `rules` (from the config) lead to, starting from "deny all" and ending with runc's
 /// default devices.
 pub(crate) fn effective(rules: &[Rule]) -> DeviceState {
@@ -407,6 +470,19 @@ pub(crate) mod tests {
         assert!(w.contains(&("devices.allow", "c 136:* rwm".to_string())));
         assert!(w.contains(&("devices.allow", "b *:* m".to_string())));
         assert_eq!(w.len(), 1 + DEFAULT_ALLOWED.len());
+    }
+
+    #[test]
+    fn v1_list_roundtrip() {
+        let st = effective(&default_config());
+        let list: String = v1_writes(&st)[1..]
+            .iter()
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        assert!(parse_v1_list(&list).unwrap().same_as(&st));
+        assert!(!parse_v1_list("c 1:3 rwm\n").unwrap().same_as(&st));
+        assert!(parse_v1_list("a *:* rwm\n").unwrap().default_allow);
+        assert_eq!(parse_v1_list("x 1:3 rwm\n"), None);
     }
 
     #[test]

@@ -29,6 +29,7 @@
 //! cgroup v1, like runc does.
 
 mod devices;
+mod freezer;
 mod fs;
 mod path;
 #[cfg(test)]
@@ -158,6 +159,24 @@ pub trait Manager {
     /// # Errors
     /// The first field that is invalid or cannot be honoured here.
     fn check_resources(&self, resources: &LinuxResources) -> Result<Vec<String>, CgroupError>;
+
+    /// Freeze every process in the cgroup (`pause`); returns once the kernel reports the
+    /// cgroup frozen. A freeze that does not complete in a few seconds is undone and reported.
+    ///
+    /// # Errors
+    /// When the freezer is missing (v1: the freezer hierarchy is not mounted) or the freeze
+    /// does not complete.
+    fn freeze(&self) -> Result<(), CgroupError>;
+    /// Thaw the cgroup (`resume`); returns once the kernel reports it thawed.
+    ///
+    /// # Errors
+    /// As [`Manager::freeze`].
+    fn thaw(&self) -> Result<(), CgroupError>;
+    /// True when the cgroup is frozen (the container's status is `paused`).
+    ///
+    /// # Errors
+    /// When the freezer state cannot be read.
+    fn is_frozen(&self) -> Result<bool, CgroupError>;
 }
 
 /// What a host's cgroup layout looks like: enough to resolve a `cgroupsPath`.

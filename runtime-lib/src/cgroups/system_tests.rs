@@ -313,3 +313,106 @@ fn v2_devices_ebpf_join_and_destroy() {
     m.destroy().unwrap();
     assert!(!parent.join("c1").exists());
 }
+
+/// A process (in `m`'s cgroup) that counts into a file about every 10 ms must stop counting
+/// while frozen and continue after the thaw.
+fn check_freeze_thaw(m: &dyn Manager, g: &mut Guard, tag: &str) {
+    let file = std::env::temp_dir().join(unique(&format!("count-{tag}")));
+    let _cleanup = RmOnDrop(file.clone());
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!(
+            "i=0; while :; do i=$((i+1)); echo $i > {}; sleep 0.01; done",
+            file.display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    m.add_process(child.id() as i32).unwrap();
+    g.children.push(child);
+    let count = || {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let changes = |from: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            let c = count();
+            if !c.is_empty() && c != from {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        false
+    };
+    assert!(changes(""), "the counter never started");
+    assert!(!m.is_frozen().unwrap());
+    m.freeze().unwrap();
+    assert!(m.is_frozen().unwrap());
+    let a = count();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(count(), a, "counted while frozen");
+    m.thaw().unwrap();
+    assert!(!m.is_frozen().unwrap());
+    assert!(changes(&a), "did not resume counting after thaw");
+}
+
+struct RmOnDrop(PathBuf);
+
+impl Drop for RmOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn v1_freeze_and_thaw() {
+    let Some(()) = v1_host() else { return };
+    let id = unique("frz");
+    let mut g = Guard::new();
+    let m = new_manager(Some(&format!("/{id}")), &id, false).unwrap();
+    // A second handle on the same cgroup, for the guard's cleanup.
+    g.managers.push(from_config(&m.config()));
+    m.create().unwrap();
+    check_freeze_thaw(m.as_ref(), &mut g, "v1");
+    for mut c in g.children.drain(..) {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    m.destroy().unwrap();
+}
+
+#[test]
+fn v2_freeze_and_thaw() {
+    if !is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        println!("SKIPPED: no cgroup2 mount");
+        return;
+    };
+    let mut g = Guard::new();
+    let parent = mount.join(unique("v2frz"));
+    std::fs::create_dir(&parent).unwrap();
+    g.extra_dirs.push(parent.clone());
+    let cfg = CgroupConfig {
+        path: "/c1".into(),
+        unified: true,
+        dirs: BTreeMap::from([(v2::KEY.to_string(), parent.join("c1"))]),
+    };
+    let m = v2::V2Manager::with_root(cfg.clone(), parent.clone());
+    g.managers
+        .push(Box::new(v2::V2Manager::with_root(cfg, parent.clone())));
+    m.create().unwrap();
+    check_freeze_thaw(&m, &mut g, "v2");
+    for mut c in g.children.drain(..) {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    m.destroy().unwrap();
+    assert!(!parent.join("c1").exists());
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::{devices, fs, validate, CgroupConfig, CgroupError, Manager};
+use super::{devices, freezer, fs, validate, CgroupConfig, CgroupError, Manager};
 
 /// The cgroup v1 manager.
 pub(crate) struct V1Manager {
@@ -136,6 +136,28 @@ impl Manager for V1Manager {
         }
         Ok(w)
     }
+
+    fn freeze(&self) -> Result<(), CgroupError> {
+        freezer::set_v1(self.freezer_dir()?, true, freezer::TIMEOUT)
+    }
+
+    fn thaw(&self) -> Result<(), CgroupError> {
+        freezer::set_v1(self.freezer_dir()?, false, freezer::TIMEOUT)
+    }
+
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        freezer::is_frozen_v1(self.freezer_dir()?)
+    }
+}
+
+impl V1Manager {
+    fn freezer_dir(&self) -> Result<&Path, CgroupError> {
+        self.dir("freezer").ok_or_else(|| {
+            CgroupError::Unsupported(
+                "cgroup v1: the freezer controller is not mounted; cannot pause or resume".into(),
+            )
+        })
+    }
 }
 
 fn cpu_fields_set(c: &LinuxCpu) -> bool {
@@ -193,6 +215,14 @@ pub(crate) fn set_cpuset(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
 }
 
 pub(crate) fn set_devices(dir: &Path, st: &devices::DeviceState) -> Result<(), CgroupError> {
+    // Writing the reset line (`a`) opens a window in which running processes lose even
+    // /dev/null, and the kernel refuses it once the cgroup has children: on an update that
+    // leaves the list as it is, write nothing.
+    if let Ok(list) = fs::read(dir, "devices.list") {
+        if devices::parse_v1_list(&list).is_some_and(|cur| cur.same_as(st)) {
+            return Ok(());
+        }
+    }
     for (file, line) in devices::v1_writes(st) {
         fs::write(Some("linux.resources.devices"), dir, file, &line)?;
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::{devices, fs, validate, CgroupConfig, CgroupError, Manager, CGROUP_ROOT};
+use super::{devices, freezer, fs, validate, CgroupConfig, CgroupError, Manager, CGROUP_ROOT};
 
 /// The key of the single directory in [`CgroupConfig::dirs`] on v2.
 pub(crate) const KEY: &str = "unified";
@@ -125,6 +125,18 @@ impl Manager for V2Manager {
             }
         }
         Ok(w)
+    }
+
+    fn freeze(&self) -> Result<(), CgroupError> {
+        freezer::set_v2(self.dir()?, true, freezer::TIMEOUT)
+    }
+
+    fn thaw(&self) -> Result<(), CgroupError> {
+        freezer::set_v2(self.dir()?, false, freezer::TIMEOUT)
+    }
+
+    fn is_frozen(&self) -> Result<bool, CgroupError> {
+        freezer::is_frozen_v2(self.dir()?)
     }
 }
 
