@@ -32,6 +32,7 @@ mod devices;
 mod freezer;
 mod fs;
 mod path;
+mod stats;
 #[cfg(test)]
 mod system_tests;
 mod v1;
@@ -45,6 +46,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
+pub use stats::{CpuStats, CpuUsage, MemoryEntry, MemoryStats, PidsStats, Stats, Throttling};
 pub use validate::validate;
 
 /// Where the cgroup filesystems are mounted on every host husk supports.
@@ -177,6 +179,19 @@ pub trait Manager {
     /// # Errors
     /// When the freezer state cannot be read.
     fn is_frozen(&self) -> Result<bool, CgroupError>;
+
+    /// Current resource usage (`events --stats`). Counters a host lacks read as 0.
+    ///
+    /// # Errors
+    /// When a statistics file exists but cannot be read or parsed.
+    fn stats(&self) -> Result<Stats, CgroupError>;
+    /// How many processes of the cgroup the OOM killer has killed so far (v1: `oom_kill` of
+    /// `memory.oom_control`; v2: `oom_kill` of `memory.events`). `events` reports an `oom`
+    /// event whenever it grows.
+    ///
+    /// # Errors
+    /// When the memory controller's file cannot be read.
+    fn oom_kills(&self) -> Result<u64, CgroupError>;
 }
 
 /// What a host's cgroup layout looks like: enough to resolve a `cgroupsPath`.

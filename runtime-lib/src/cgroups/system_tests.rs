@@ -416,3 +416,77 @@ fn v2_freeze_and_thaw() {
     m.destroy().unwrap();
     assert!(!parent.join("c1").exists());
 }
+
+/// A shell in the cgroup that runs `script` once released.
+fn spawn_held(script: &str) -> Child {
+    Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("read go; {script}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn /bin/sh")
+}
+
+/// Limits are enforced, seen from outside: a memory hog is OOM-killed (and `oom_kills` and
+/// the stats count it), a fork over the pids limit fails.
+#[test]
+fn v1_limits_enforced_and_counted() {
+    let Some(()) = v1_host() else { return };
+    let id = unique("enf");
+    let mut g = Guard::new();
+    let m = new_manager(Some(&format!("/{id}")), &id, false).unwrap();
+    g.managers.push(from_config(&m.config()));
+    m.create().unwrap();
+    // memory+swap == memory: the hog cannot escape into swap.
+    m.apply_resources(&resources(
+        r#"{"memory":{"limit":16777216,"swap":16777216},"pids":{"limit":3}}"#,
+    ))
+    .unwrap();
+
+    let mut hog = spawn_held("dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd=$?");
+    m.add_process(hog.id() as i32).unwrap();
+    let before = m.stats().unwrap();
+    assert_eq!(before.pids.current, 1);
+    assert_eq!(before.pids.limit, 3);
+    assert_eq!(before.memory.usage.limit, 16 << 20);
+    assert_eq!(m.oom_kills().unwrap(), 0);
+    hog.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let out = hog.wait_with_output().unwrap();
+    // dd killed by SIGKILL: the shell reports 128+9.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dd=137");
+    assert!(m.oom_kills().unwrap() >= 1);
+    // The peak reached the limit (kernel 6.18 leaves v1 failcnt at 0 here).
+    let st = m.stats().unwrap();
+    assert_eq!(st.memory.usage.max, 16 << 20, "{:?}", st.memory);
+
+    // pids.max 3: the shell plus two sleeps; the third fork fails (EAGAIN).
+    let mut forks = spawn_held("sleep 30 & sleep 30 & sleep 30 & echo forked");
+    m.add_process(forks.id() as i32).unwrap();
+    forks.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let pids_dir = m.config().dirs["pids"].clone();
+    let events = || std::fs::read_to_string(pids_dir.join("pids.events")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while events().trim() == "max 0" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_ne!(events().trim(), "max 0", "no fork was refused");
+    assert!(m.pids().unwrap().len() <= 3);
+    g.children.push(forks);
+    for mut c in g.children.drain(..) {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    // The sleeps are still in the cgroup: kill them too, then destroy.
+    for pid in m.pids().unwrap() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    m.destroy().unwrap();
+    for d in m.config().dirs.values() {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}

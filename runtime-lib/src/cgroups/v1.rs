@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::{devices, freezer, fs, validate, CgroupConfig, CgroupError, Manager};
+use super::{devices, freezer, fs, stats, validate, CgroupConfig, CgroupError, Manager};
 
 /// The cgroup v1 manager.
 pub(crate) struct V1Manager {
@@ -148,6 +148,22 @@ impl Manager for V1Manager {
     fn is_frozen(&self) -> Result<bool, CgroupError> {
         freezer::is_frozen_v1(self.freezer_dir()?)
     }
+
+    fn stats(&self) -> Result<stats::Stats, CgroupError> {
+        stats::v1(
+            self.dir("cpuacct"),
+            self.dir("cpu"),
+            self.dir("memory"),
+            self.dir("pids"),
+        )
+    }
+
+    fn oom_kills(&self) -> Result<u64, CgroupError> {
+        let Some(d) = self.dir("memory") else {
+            return Ok(0);
+        };
+        Ok(oom_kill_count(&fs::read(d, "memory.oom_control")?))
+    }
 }
 
 impl V1Manager {
@@ -168,6 +184,14 @@ fn cpu_fields_set(c: &LinuxCpu) -> bool {
         || c.idle().is_some()
         || c.realtime_runtime().is_some()
         || c.realtime_period().is_some()
+}
+
+/// The `oom_kill` line of `memory.oom_control` (or `memory.events` on v2).
+pub(crate) fn oom_kill_count(text: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("oom_kill "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// A new v1 cpuset cgroup starts with empty `cpuset.cpus` and `cpuset.mems`, and no task can

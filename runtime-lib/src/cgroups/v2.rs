@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::{devices, freezer, fs, validate, CgroupConfig, CgroupError, Manager, CGROUP_ROOT};
+use super::{
+    devices, freezer, fs, stats, validate, CgroupConfig, CgroupError, Manager, CGROUP_ROOT,
+};
 
 /// The key of the single directory in [`CgroupConfig::dirs`] on v2.
 pub(crate) const KEY: &str = "unified";
@@ -137,6 +139,24 @@ impl Manager for V2Manager {
 
     fn is_frozen(&self) -> Result<bool, CgroupError> {
         freezer::is_frozen_v2(self.dir()?)
+    }
+
+    fn stats(&self) -> Result<stats::Stats, CgroupError> {
+        stats::v2(self.dir()?)
+    }
+
+    fn oom_kills(&self) -> Result<u64, CgroupError> {
+        let dir = self.dir()?;
+        match fs::read(dir, "memory.events") {
+            Ok(t) => Ok(super::v1::oom_kill_count(&t)),
+            // The memory controller is not enabled for this cgroup: no OOM kills to report.
+            Err(CgroupError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(0)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
