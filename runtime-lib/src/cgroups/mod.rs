@@ -28,9 +28,12 @@
 //! Hybrid hosts (v1 controllers plus a cgroup2 mount at `/sys/fs/cgroup/unified`) are driven as
 //! cgroup v1, like runc does.
 
+mod blkio;
 mod devices;
 mod freezer;
 mod fs;
+mod hugetlb;
+mod misc;
 mod path;
 mod stats;
 #[cfg(test)]

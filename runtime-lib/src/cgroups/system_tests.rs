@@ -490,3 +490,109 @@ fn v1_limits_enforced_and_counted() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
 }
+
+/// blockIO throttles reach the kernel (read back from blkio's files), `unified` is refused on
+/// v1, and a limit for a v1 controller that is not mounted is a warning, not silence.
+#[test]
+fn v1_blkio_unified_refusal_and_warnings() {
+    let Some(()) = v1_host() else { return };
+    let Some(dev) = std::fs::read_dir("/sys/block").ok().and_then(|rd| {
+        rd.flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with("loop"))
+            .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+    }) else {
+        println!("SKIPPED: no block device");
+        return;
+    };
+    let (maj, min) = dev.trim().split_once(':').unwrap();
+    let id = unique("blk");
+    let mut g = Guard::new();
+    let m = new_manager(Some(&format!("/{id}")), &id, false).unwrap();
+    g.managers.push(from_config(&m.config()));
+    let Some(blk) = m.config().dirs.get("blkio").cloned() else {
+        println!("SKIPPED: blkio not mounted");
+        return;
+    };
+    m.create().unwrap();
+    m.apply_resources(&resources(&format!(
+        r#"{{"blockIO":{{"throttleReadBpsDevice":[{{"major":{maj},"minor":{min},"rate":1048576}}],
+              "throttleWriteIOPSDevice":[{{"major":{maj},"minor":{min},"rate":50}}]}}}}"#
+    )))
+    .unwrap();
+    let rd = |f: &str| std::fs::read_to_string(blk.join(f)).unwrap();
+    assert_eq!(
+        rd("blkio.throttle.read_bps_device").trim(),
+        format!("{maj}:{min} 1048576")
+    );
+    assert_eq!(
+        rd("blkio.throttle.write_iops_device").trim(),
+        format!("{maj}:{min} 50")
+    );
+
+    let e = m
+        .check_resources(&resources(r#"{"unified":{"memory.high":"1"}}"#))
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("linux.resources.unified: "), "{e}");
+    if !m.config().dirs.contains_key("hugetlb") {
+        let w = m
+            .check_resources(&resources(
+                r#"{"hugepageLimits":[{"pageSize":"2MB","limit":0}]}"#,
+            ))
+            .unwrap();
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("linux.resources.hugepageLimits: ")),
+            "{w:?}"
+        );
+    }
+    m.destroy().unwrap();
+}
+
+/// `unified` on the host's cgroup2 mount: a core `cgroup.` key is written; a key of a
+/// controller the cgroup does not have gets a clear error.
+#[test]
+fn v2_unified_keys() {
+    if !is_root() {
+        println!("SKIPPED: needs root");
+        return;
+    }
+    let Some(mount) = cgroup2_mount() else {
+        println!("SKIPPED: no cgroup2 mount");
+        return;
+    };
+    let mut g = Guard::new();
+    let parent = mount.join(unique("v2uni"));
+    std::fs::create_dir(&parent).unwrap();
+    g.extra_dirs.push(parent.clone());
+    let dir = parent.join("c1");
+    let cfg = CgroupConfig {
+        path: "/c1".into(),
+        unified: true,
+        dirs: BTreeMap::from([(v2::KEY.to_string(), dir.clone())]),
+    };
+    g.managers
+        .push(Box::new(v2::V2Manager::with_root(cfg, parent.clone())));
+    let m = &g.managers[0];
+    m.create().unwrap();
+    m.apply_resources(&resources(r#"{"unified":{"cgroup.max.descendants":"5"}}"#))
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("cgroup.max.descendants"))
+            .unwrap()
+            .trim(),
+        "5"
+    );
+    let controllers = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap();
+    if !controllers.contains("memory") {
+        let e = m
+            .apply_resources(&resources(r#"{"unified":{"memory.high":"1000000"}}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("controller \"memory\" is not available to this cgroup"),
+            "{e}"
+        );
+    }
+    m.destroy().unwrap();
+}

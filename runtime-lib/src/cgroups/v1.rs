@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::{devices, freezer, fs, stats, validate, CgroupConfig, CgroupError, Manager};
+use super::{
+    blkio, devices, freezer, fs, hugetlb, misc, stats, validate, CgroupConfig, CgroupError, Manager,
+};
 
 /// The cgroup v1 manager.
 pub(crate) struct V1Manager {
@@ -82,6 +84,23 @@ impl Manager for V1Manager {
         if let (Some(d), Some(p)) = (self.dir("pids"), r.pids()) {
             set_pids(d, p.limit())?;
         }
+        if let (Some(d), Some(b)) = (self.dir("blkio"), r.block_io()) {
+            blkio::set_v1(d, b)?;
+        }
+        if let (Some(d), Some(h)) = (self.dir("hugetlb"), r.hugepage_limits()) {
+            hugetlb::set(d, h, false)?;
+        }
+        if let Some(n) = r.network() {
+            if let Some(d) = self.dir("net_cls") {
+                misc::set_classid(d, n)?;
+            }
+            if let Some(d) = self.dir("net_prio") {
+                misc::set_priorities(d, n)?;
+            }
+        }
+        if let (Some(d), Some(x)) = (self.dir("rdma"), r.rdma()) {
+            misc::set_rdma(d, x)?;
+        }
         Ok(())
     }
 
@@ -113,6 +132,12 @@ impl Manager for V1Manager {
 
     fn check_resources(&self, r: &LinuxResources) -> Result<Vec<String>, CgroupError> {
         validate::validate(r)?;
+        if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
+            return Err(CgroupError::Invalid {
+                field: "linux.resources.unified".into(),
+                msg: "cgroup v2 unified resources cannot be used on a cgroup v1 host".into(),
+            });
+        }
         let mut w = validate::common_warnings(r);
         // runc skips a resource whose hierarchy is not mounted; do the same, but say so.
         let cpu = r.cpu().as_ref();
@@ -125,6 +150,33 @@ impl Manager for V1Manager {
                 cpu.is_some_and(|c| c.cpus().is_some() || c.mems().is_some()),
             ),
             ("pids", "pids", r.pids().is_some()),
+            (
+                "blockIO",
+                "blkio",
+                r.block_io().as_ref().is_some_and(blkio::is_set),
+            ),
+            (
+                "hugepageLimits",
+                "hugetlb",
+                r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+            ),
+            (
+                "network.classID",
+                "net_cls",
+                r.network().as_ref().is_some_and(|n| n.class_id().is_some()),
+            ),
+            (
+                "network.priorities",
+                "net_prio",
+                r.network()
+                    .as_ref()
+                    .is_some_and(|n| n.priorities().as_ref().is_some_and(|p| !p.is_empty())),
+            ),
+            (
+                "rdma",
+                "rdma",
+                r.rdma().as_ref().is_some_and(|x| !x.is_empty()),
+            ),
         ];
         for (field, sub, wanted) in wants {
             if wanted && self.dir(sub).is_none() {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
 use super::{
-    devices, freezer, fs, stats, validate, CgroupConfig, CgroupError, Manager, CGROUP_ROOT,
+    blkio, devices, freezer, fs, hugetlb, misc, stats, validate, CgroupConfig, CgroupError,
+    Manager, CGROUP_ROOT,
 };
 
 /// The key of the single directory in [`CgroupConfig::dirs`] on v2.
@@ -103,6 +104,29 @@ impl Manager for V2Manager {
                 w.push(
                     "linux.resources.memory.disableOOMKiller: cgroup v2 cannot disable the OOM \
                      killer; ignored"
+                        .into(),
+                );
+            }
+        }
+        if let Some(n) = r.network() {
+            if n.class_id().is_some() || n.priorities().as_ref().is_some_and(|p| !p.is_empty()) {
+                w.push(
+                    "linux.resources.network: cgroup v2 has no net_cls/net_prio controllers; \
+                     ignored (as runc does)"
+                        .into(),
+                );
+            }
+        }
+        if let Some(b) = r.block_io() {
+            let leaf = b.leaf_weight().is_some_and(|v| v != 0)
+                || b.weight_device()
+                    .iter()
+                    .flatten()
+                    .any(|d| d.leaf_weight().is_some_and(|v| v != 0));
+            if leaf {
+                w.push(
+                    "linux.resources.blockIO.leafWeight: cgroup v2 has no leaf weights; \
+                     ignored (as runc does)"
                         .into(),
                 );
             }
@@ -281,6 +305,19 @@ pub(crate) fn apply(dir: &Path, r: &LinuxResources) -> Result<(), CgroupError> {
         if let Some(v) = num(Some(p.limit())) {
             fs::write(Some("linux.resources.pids.limit"), dir, "pids.max", &v)?;
         }
+    }
+    if let Some(b) = r.block_io().as_ref().filter(|b| blkio::is_set(b)) {
+        blkio::set_v2(dir, b)?;
+    }
+    if let Some(h) = r.hugepage_limits() {
+        hugetlb::set(dir, h, true)?;
+    }
+    if let Some(x) = r.rdma() {
+        misc::set_rdma(dir, x)?;
+    }
+    // Last, so that a raw key overrides the converted value of the same file (runc's order).
+    if let Some(u) = r.unified() {
+        misc::set_unified(dir, u)?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
-use super::{devices, fs, CgroupError};
+use super::{blkio, devices, fs, hugetlb, misc, CgroupError};
 
 fn invalid(field: &str, msg: impl Into<String>) -> CgroupError {
     CgroupError::Invalid {
@@ -49,65 +49,20 @@ pub fn validate(resources: &LinuxResources) -> Result<(), CgroupError> {
             ));
         }
     }
-    not_yet(resources)
-}
-
-/// The fields husk does not implement yet: refused, never ignored.
-fn not_yet(r: &LinuxResources) -> Result<(), CgroupError> {
-    const NYS: &str = "not supported yet";
-    if let Some(b) = r.block_io() {
-        let used = [
-            ("weight", b.weight().is_some()),
-            ("leafWeight", b.leaf_weight().is_some()),
-            (
-                "weightDevice",
-                b.weight_device().as_ref().is_some_and(|v| !v.is_empty()),
-            ),
-            (
-                "throttleReadBpsDevice",
-                b.throttle_read_bps_device()
-                    .as_ref()
-                    .is_some_and(|v| !v.is_empty()),
-            ),
-            (
-                "throttleWriteBpsDevice",
-                b.throttle_write_bps_device()
-                    .as_ref()
-                    .is_some_and(|v| !v.is_empty()),
-            ),
-            (
-                "throttleReadIOPSDevice",
-                b.throttle_read_iops_device()
-                    .as_ref()
-                    .is_some_and(|v| !v.is_empty()),
-            ),
-            (
-                "throttleWriteIOPSDevice",
-                b.throttle_write_iops_device()
-                    .as_ref()
-                    .is_some_and(|v| !v.is_empty()),
-            ),
-        ];
-        if let Some((f, _)) = used.iter().find(|(_, u)| *u) {
-            return Err(invalid(&format!("blockIO.{f}"), NYS));
-        }
+    if let Some(b) = resources.block_io() {
+        blkio::validate(b)?;
     }
-    if r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()) {
-        return Err(invalid("hugepageLimits", NYS));
+    if let Some(h) = resources.hugepage_limits() {
+        hugetlb::validate(h)?;
     }
-    if let Some(n) = r.network() {
-        if n.class_id().is_some() {
-            return Err(invalid("network.classID", NYS));
-        }
-        if n.priorities().as_ref().is_some_and(|v| !v.is_empty()) {
-            return Err(invalid("network.priorities", NYS));
-        }
+    if let Some(n) = resources.network() {
+        misc::validate_network(n)?;
     }
-    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(invalid("rdma", NYS));
+    if let Some(r) = resources.rdma() {
+        misc::validate_rdma(r)?;
     }
-    if r.unified().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(invalid("unified", NYS));
+    if let Some(u) = resources.unified() {
+        misc::validate_unified(u)?;
     }
     Ok(())
 }
@@ -254,8 +209,7 @@ pub(crate) fn common_warnings(r: &LinuxResources) -> Vec<String> {
 mod tests {
     use super::*;
     use oci_spec::runtime::{
-        LinuxBlockIoBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder,
-        LinuxResourcesBuilder,
+        LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder,
     };
 
     fn err(r: LinuxResources) -> String {
@@ -375,20 +329,27 @@ mod tests {
     }
 
     #[test]
-    fn unimplemented_fields_are_refused_not_ignored() {
-        let r = LinuxResourcesBuilder::default()
-            .block_io(
-                LinuxBlockIoBuilder::default()
-                    .weight(100u16)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap();
-        assert_eq!(err(r), "linux.resources.blockIO.weight: not supported yet");
-        let r: LinuxResources =
-            serde_json::from_str(r#"{"unified":{"memory.high":"1000"}}"#).unwrap();
-        assert_eq!(err(r), "linux.resources.unified: not supported yet");
+    fn every_section_is_checked() {
+        for (j, f) in [
+            (r#"{"blockIO":{"weight":1}}"#, "blockIO.weight"),
+            (
+                r#"{"hugepageLimits":[{"pageSize":"x","limit":1}]}"#,
+                "hugepageLimits[0].pageSize",
+            ),
+            (
+                r#"{"network":{"priorities":[{"name":"","priority":1}]}}"#,
+                "network.priorities[0].name",
+            ),
+            (r#"{"rdma":{"":{}}}"#, "rdma[\"\"]"),
+            (
+                r#"{"unified":{"../memory.max":"1"}}"#,
+                "unified[\"../memory.max\"]",
+            ),
+        ] {
+            let r: LinuxResources = serde_json::from_str(j).unwrap();
+            let e = err(r);
+            assert!(e.starts_with(&format!("linux.resources.{f}: ")), "{e}");
+        }
         // Present but empty sections ask for nothing.
         let r: LinuxResources =
             serde_json::from_str(r#"{"blockIO":{},"hugepageLimits":[],"network":{}}"#).unwrap();
