@@ -311,6 +311,39 @@ pub(crate) fn v1_writes(st: &DeviceState) -> Vec<(&'static str, String)> {
     out
 }
 
+/// The writes that turn the default-deny list `cur` into the default-deny list `target`
+/// without a reset: first grant what is missing, then take away what is too much (the kernel
+/// merges an allow into, and subtracts a deny from, the exception with the same
+/// type/major/minor). `None` when either side is default-allow (then only a reset works).
+pub(crate) fn v1_transition(
+    cur: &DeviceState,
+    target: &DeviceState,
+) -> Option<Vec<(&'static str, String)>> {
+    if cur.default_allow || target.default_allow {
+        return None;
+    }
+    let same = |a: &Rule, b: &Rule| a.typ == b.typ && a.major == b.major && a.minor == b.minor;
+    let perms = |list: &[Rule], r: &Rule| {
+        list.iter()
+            .filter(|e| same(e, r))
+            .fold(0, |acc, e| acc | e.access)
+    };
+    let mut out = Vec::new();
+    for t in &target.exceptions {
+        let add = t.access & !perms(&cur.exceptions, t);
+        if add != 0 {
+            out.push(("devices.allow", Rule { access: add, ..*t }.v1_text()));
+        }
+    }
+    for c in &cur.exceptions {
+        let rm = c.access & !perms(&target.exceptions, c);
+        if rm != 0 {
+            out.push(("devices.deny", Rule { access: rm, ..*c }.v1_text()));
+        }
+    }
+    Some(out)
+}
+
 /// eBPF instruction encoding (struct bpf_insn, little endian): opcode, dst/src registers,
 /// 16-bit offset, 32-bit immediate.
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
@@ -483,6 +516,31 @@ pub(crate) mod tests {
         assert!(!parse_v1_list("c 1:3 rwm\n").unwrap().same_as(&st));
         assert!(parse_v1_list("a *:* rwm\n").unwrap().default_allow);
         assert_eq!(parse_v1_list("x 1:3 rwm\n"), None);
+    }
+
+    #[test]
+    fn v1_transition_writes_only_the_difference() {
+        let base = effective(&default_config());
+        assert_eq!(v1_transition(&base, &base), Some(vec![]));
+        let more = effective(
+            &from_spec(&[
+                rule(false, None, None, None, "rwm"),
+                rule(true, Some(LinuxDeviceType::C), Some(1), Some(11), "r"),
+                rule(false, Some(LinuxDeviceType::C), Some(10), Some(200), "rwm"),
+            ])
+            .unwrap(),
+        );
+        // (The defaults come after the config's rules, so 10:200 stays allowed.)
+        assert_eq!(
+            v1_transition(&base, &more).unwrap(),
+            vec![("devices.allow", "c 1:11 r".to_string())]
+        );
+        assert_eq!(
+            v1_transition(&more, &base).unwrap(),
+            vec![("devices.deny", "c 1:11 r".to_string())]
+        );
+        let open = effective(&from_spec(&[rule(true, None, None, None, "rwm")]).unwrap());
+        assert_eq!(v1_transition(&base, &open), None);
     }
 
     #[test]

@@ -168,9 +168,39 @@ fn v1_create_apply_join_destroy() {
         ("null-ok".into(), "kmsg-denied".into())
     );
 
-    let mut child = g.children.pop().unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Update while running: allow reading /dev/kmsg, then take it away again. Each change
+    // is written as a difference (no reset of the list under running processes).
+    let mut more = r.clone();
+    more.set_devices(Some(
+        serde_json::from_str(
+            r#"[{"allow":false,"access":"rwm"},
+                {"allow":true,"type":"c","major":1,"minor":11,"access":"r"}]"#,
+        )
+        .unwrap(),
+    ));
+    m.apply_resources(&more).unwrap();
+    assert!(rd("devices", "devices.list")
+        .lines()
+        .any(|l| l == "c 1:11 r"));
+    g.children.push(spawn_device_prober());
+    m.add_process(g.children[1].id() as i32).unwrap();
+    assert_eq!(
+        probe(&mut g.children[1]),
+        ("null-ok".into(), "kmsg-ok".into())
+    );
+    m.apply_resources(&r).unwrap();
+    assert_eq!(rd("devices", "devices.list"), list);
+    g.children.push(spawn_device_prober());
+    m.add_process(g.children[2].id() as i32).unwrap();
+    assert_eq!(
+        probe(&mut g.children[2]),
+        ("null-ok".into(), "kmsg-denied".into())
+    );
+
+    for mut child in g.children.drain(..) {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
     assert!(m.pids().unwrap().is_empty());
     m.destroy().unwrap();
     for (sub, d) in &cfg.dirs {
@@ -358,6 +388,8 @@ fn check_freeze_thaw(m: &dyn Manager, g: &mut Guard, tag: &str) {
     m.thaw().unwrap();
     assert!(!m.is_frozen().unwrap());
     assert!(changes(&a), "did not resume counting after thaw");
+    // The counting used CPU time, and the stats see it.
+    assert!(m.stats().unwrap().cpu.usage.total > 0);
 }
 
 struct RmOnDrop(PathBuf);

@@ -292,14 +292,16 @@ pub(crate) fn set_cpuset(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {
 
 pub(crate) fn set_devices(dir: &Path, st: &devices::DeviceState) -> Result<(), CgroupError> {
     // Writing the reset line (`a`) opens a window in which running processes lose even
-    // /dev/null, and the kernel refuses it once the cgroup has children: on an update that
-    // leaves the list as it is, write nothing.
-    if let Ok(list) = fs::read(dir, "devices.list") {
-        if devices::parse_v1_list(&list).is_some_and(|cur| cur.same_as(st)) {
-            return Ok(());
-        }
-    }
-    for (file, line) in devices::v1_writes(st) {
+    // /dev/null, and the kernel refuses it once the cgroup has children. So when the current
+    // list can be read back (a default-deny list, which is what containers have), write only
+    // the difference (nothing on an update that keeps the list).
+    let cur = fs::read(dir, "devices.list")
+        .ok()
+        .and_then(|l| devices::parse_v1_list(&l));
+    let writes = cur
+        .and_then(|cur| devices::v1_transition(&cur, st))
+        .unwrap_or_else(|| devices::v1_writes(st));
+    for (file, line) in writes {
         fs::write(Some("linux.resources.devices"), dir, file, &line)?;
     }
     Ok(())
