@@ -222,6 +222,7 @@ impl DeviceState {
     }
 }
 
+#[cfg(test)]
 impl DeviceState {
     /// The same policy (exceptions compared as a set).
     pub(crate) fn same_as(&self, other: &DeviceState) -> bool {
