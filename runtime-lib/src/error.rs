@@ -134,6 +134,9 @@ pub fn errno_text(errno: i32) -> String {
 impl Error {
     /// Wrap an OS error with the call that failed.
     pub(crate) fn sys(op: impl Into<String>, source: impl Into<OsError>) -> Self {
-        Error::Sys { op: op.into(), source: source.into() }
+        Error::Sys {
+            op: op.into(),
+            source: source.into(),
+        }
     }
 }

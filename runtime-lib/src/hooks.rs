@@ -64,9 +64,18 @@ fn all(h: &Hooks) -> [(&'static str, &[Hook]); 6] {
     let prestart = h.prestart().as_deref().unwrap_or(&[]);
     [
         ("prestart", prestart),
-        ("createRuntime", h.create_runtime().as_deref().unwrap_or(&[])),
-        ("createContainer", h.create_container().as_deref().unwrap_or(&[])),
-        ("startContainer", h.start_container().as_deref().unwrap_or(&[])),
+        (
+            "createRuntime",
+            h.create_runtime().as_deref().unwrap_or(&[]),
+        ),
+        (
+            "createContainer",
+            h.create_container().as_deref().unwrap_or(&[]),
+        ),
+        (
+            "startContainer",
+            h.start_container().as_deref().unwrap_or(&[]),
+        ),
         ("poststart", h.poststart().as_deref().unwrap_or(&[])),
         ("poststop", h.poststop().as_deref().unwrap_or(&[])),
     ]
@@ -99,26 +108,39 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
         }
     }
     cmd.stdin(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("{path}: {}", crate::OsError(e)))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("{path}: {}", crate::OsError(e)))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine (EPIPE).
         let _ = stdin.write_all(state);
     }
-    let deadline = h.timeout().map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let deadline = h
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
     let status = match deadline {
         None => child.wait().map_err(|e| format!("{path}: wait: {e}"))?,
         Some(deadline) => {
             let pidfd = crate::sys::process::pidfd_open(child.id() as i32)
                 .map_err(|e| format!("{path}: pidfd_open: {e}"))?;
             let left = deadline.saturating_duration_since(Instant::now());
-            let mut fds = [nix::poll::PollFd::new(pidfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let mut fds = [nix::poll::PollFd::new(
+                pidfd.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
             let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            let ready = nix::poll::poll(&mut fds, nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX))
-                .unwrap_or(0);
+            let ready = nix::poll::poll(
+                &mut fds,
+                nix::poll::PollTimeout::try_from(ms).unwrap_or(nix::poll::PollTimeout::MAX),
+            )
+            .unwrap_or(0);
             if ready == 0 {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("{path}: timeout after {} seconds", h.timeout().unwrap_or(0)));
+                return Err(format!(
+                    "{path}: timeout after {} seconds",
+                    h.timeout().unwrap_or(0)
+                ));
             }
             child.wait().map_err(|e| format!("{path}: wait: {e}"))?
         }
@@ -133,7 +155,11 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
 /// The hooks of one kind from a config's `hooks`.
 pub fn of_kind<'a>(hooks: Option<&'a Hooks>, kind: &str) -> &'a [Hook] {
     match hooks {
-        Some(h) => all(h).into_iter().find(|(k, _)| *k == kind).map(|(_, l)| l).unwrap_or(&[]),
+        Some(h) => all(h)
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, l)| l)
+            .unwrap_or(&[]),
         None => &[],
     }
 }
@@ -157,7 +183,10 @@ mod tests {
             "env": ["FOO=bar"]
         }));
         run("poststart", &[h], br#"{"id":"x"}"#).unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"x\"} me bar\n");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"id\":\"x\"} me bar\n"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -165,8 +194,12 @@ mod tests {
     fn failure_and_timeout() {
         let h = hook(serde_json::json!({"path": "/bin/false"}));
         let e = run("createRuntime", &[h], b"{}").unwrap_err().to_string();
-        assert!(e.starts_with("error running createRuntime hook #0: /bin/false: exit status: 1"), "{e}");
-        let h = hook(serde_json::json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}));
+        assert!(
+            e.starts_with("error running createRuntime hook #0: /bin/false: exit status: 1"),
+            "{e}"
+        );
+        let h =
+            hook(serde_json::json!({"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}));
         let t = Instant::now();
         let e = run("prestart", &[h], b"{}").unwrap_err().to_string();
         assert!(e.contains("timeout after 1 seconds"), "{e}");
@@ -176,7 +209,11 @@ mod tests {
     #[test]
     fn validation() {
         let hooks: Hooks = serde_json::from_value(serde_json::json!({
-            "poststop": [{"path": "/bin/true"}, {"path": "relative"}]})).unwrap();
-        assert_eq!(validate(&hooks).unwrap_err().to_string(), "hooks.poststop[1].path: must be an absolute path");
+            "poststop": [{"path": "/bin/true"}, {"path": "relative"}]}))
+        .unwrap();
+        assert_eq!(
+            validate(&hooks).unwrap_err().to_string(),
+            "hooks.poststop[1].path: must be an absolute path"
+        );
     }
 }

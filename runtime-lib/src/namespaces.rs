@@ -82,7 +82,11 @@ impl NamespacePlan {
     /// A duplicate kind, or a `path` that does not exist or is not a namespace of that kind.
     pub fn from_spec(spec: &Spec) -> Result<NamespacePlan, SpecError> {
         let mut plan = NamespacePlan::default();
-        let list = spec.linux().as_ref().and_then(|l| l.namespaces().clone()).unwrap_or_default();
+        let list = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default();
         let mut seen = Vec::new();
         for (i, ns) in list.iter().enumerate() {
             let t = ns.typ();
@@ -104,7 +108,8 @@ impl NamespacePlan {
                 _ => plan.new.push(t),
             }
         }
-        plan.join.sort_by_key(|(t, _)| JOIN_ORDER.iter().position(|o| o == t));
+        plan.join
+            .sort_by_key(|(t, _)| JOIN_ORDER.iter().position(|o| o == t));
         Ok(plan)
     }
 
@@ -135,7 +140,10 @@ impl NamespacePlan {
             .iter()
             .filter(|t| **t != LinuxNamespaceType::Cgroup)
             .fold(CloneFlags::empty(), |f, t| f | clone_flag(*t));
-        let joins_user = self.join.iter().any(|(t, _)| *t == LinuxNamespaceType::User);
+        let joins_user = self
+            .join
+            .iter()
+            .any(|(t, _)| *t == LinuxNamespaceType::User);
         let slow = joins_user
             || (self.is_new(LinuxNamespaceType::User) && !self.join.is_empty())
             || self.has(LinuxNamespaceType::Time);
@@ -194,7 +202,11 @@ pub fn map_id(maps: &[LinuxIdMapping], id: u32) -> Option<u32> {
 /// A clock other than `monotonic` or `boottime`.
 pub fn render_time_offsets(spec: &Spec) -> Result<String, SpecError> {
     let mut out = String::new();
-    let offsets = spec.linux().as_ref().and_then(|l| l.time_offsets().clone()).unwrap_or_default();
+    let offsets = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+        .unwrap_or_default();
     let mut keys: Vec<_> = offsets.keys().cloned().collect();
     keys.sort();
     for k in keys {
@@ -205,7 +217,11 @@ pub fn render_time_offsets(spec: &Spec) -> Result<String, SpecError> {
             });
         }
         let o = &offsets[&k];
-        out.push_str(&format!("{k} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)));
+        out.push_str(&format!(
+            "{k} {} {}\n",
+            o.secs().unwrap_or(0),
+            o.nanosecs().unwrap_or(0)
+        ));
     }
     Ok(out)
 }
@@ -221,17 +237,26 @@ mod tests {
 
     #[test]
     fn fast_path_one_clone() {
-        let s = spec_with(serde_json::json!([{"type":"pid"},{"type":"mount"},{"type":"network"},{"type":"cgroup"}]));
+        let s = spec_with(
+            serde_json::json!([{"type":"pid"},{"type":"mount"},{"type":"network"},{"type":"cgroup"}]),
+        );
         let p = NamespacePlan::from_spec(&s).unwrap();
         let sh = p.shape();
         assert!(!sh.second_fork);
-        assert!(sh.clone_flags.contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS));
-        assert!(!sh.clone_flags.contains(CloneFlags::CLONE_NEWCGROUP), "cgroupns is unshared later");
+        assert!(sh
+            .clone_flags
+            .contains(CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS));
+        assert!(
+            !sh.clone_flags.contains(CloneFlags::CLONE_NEWCGROUP),
+            "cgroupns is unshared later"
+        );
     }
 
     #[test]
     fn pod_shape_joins_without_second_fork() {
-        let s = spec_with(serde_json::json!([{"type":"pid"},{"type":"mount"},{"type":"network","path":"/proc/self/ns/net"}]));
+        let s = spec_with(
+            serde_json::json!([{"type":"pid"},{"type":"mount"},{"type":"network","path":"/proc/self/ns/net"}]),
+        );
         let p = NamespacePlan::from_spec(&s).unwrap();
         assert_eq!(p.join.len(), 1);
         let sh = p.shape();
@@ -241,13 +266,17 @@ mod tests {
 
     #[test]
     fn joined_pid_needs_second_fork() {
-        let s = spec_with(serde_json::json!([{"type":"pid","path":"/proc/self/ns/pid"},{"type":"mount"}]));
+        let s = spec_with(
+            serde_json::json!([{"type":"pid","path":"/proc/self/ns/pid"},{"type":"mount"}]),
+        );
         assert!(NamespacePlan::from_spec(&s).unwrap().shape().second_fork);
     }
 
     #[test]
     fn joined_user_takes_slow_path() {
-        let s = spec_with(serde_json::json!([{"type":"user","path":"/proc/self/ns/user"},{"type":"pid"}]));
+        let s = spec_with(
+            serde_json::json!([{"type":"user","path":"/proc/self/ns/user"},{"type":"pid"}]),
+        );
         let sh = NamespacePlan::from_spec(&s).unwrap().shape();
         assert!(sh.clone_flags.is_empty());
         assert!(sh.unshare_flags.contains(CloneFlags::CLONE_NEWPID));
@@ -261,15 +290,18 @@ mod tests {
         assert_eq!(e, "linux.namespaces[1].type: duplicate namespace \"pid\"");
         let s = spec_with(serde_json::json!([{"type":"network","path":"/nonexistent/ns"}]));
         let e = NamespacePlan::from_spec(&s).unwrap_err().to_string();
-        assert!(e.starts_with("linux.namespaces[0].path: open /nonexistent/ns: no such file"), "{e}");
+        assert!(
+            e.starts_with("linux.namespaces[0].path: open /nonexistent/ns: no such file"),
+            "{e}"
+        );
         let s = spec_with(serde_json::json!([{"type":"network","path":"/etc/hostname"}]));
         assert!(NamespacePlan::from_spec(&s).is_err());
     }
 
     #[test]
     fn id_maps() {
-        let m: Vec<LinuxIdMapping> = serde_json::from_str(
-            r#"[{"containerID":0,"hostID":100000,"size":65536}]"#).unwrap();
+        let m: Vec<LinuxIdMapping> =
+            serde_json::from_str(r#"[{"containerID":0,"hostID":100000,"size":65536}]"#).unwrap();
         assert_eq!(render_id_map(&m), "0 100000 65536\n");
         assert_eq!(map_id(&m, 0), Some(100000));
         assert_eq!(map_id(&m, 65536), None);

@@ -31,7 +31,10 @@ pub(super) fn child_main(cfg: &InitConfig<'_>, ch: Channel) -> ! {
 }
 
 fn fail(msg: impl Into<String>, errno: Option<i32>) -> ErrorData {
-    ErrorData { msg: msg.into(), errno }
+    ErrorData {
+        msg: msg.into(),
+        errno,
+    }
 }
 
 fn sys_err(op: impl std::fmt::Display, e: impl Into<crate::OsError>) -> ErrorData {
@@ -66,20 +69,31 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
         joins.push((*t, f));
     }
     for (t, f) in &joins {
-        setns(f.as_fd(), clone_flag(*t))
-            .map_err(|e| sys_err(format!("setns({}, {})", ns_path(&ns.join, *t), crate::namespaces::name(*t)), e))?;
+        setns(f.as_fd(), clone_flag(*t)).map_err(|e| {
+            sys_err(
+                format!(
+                    "setns({}, {})",
+                    ns_path(&ns.join, *t),
+                    crate::namespaces::name(*t)
+                ),
+                e,
+            )
+        })?;
     }
     drop(joins);
 
     if !shape.unshare_flags.is_empty() {
-        unshare(shape.unshare_flags).map_err(|e| sys_err(format!("unshare({:?})", shape.unshare_flags), e))?;
+        unshare(shape.unshare_flags)
+            .map_err(|e| sys_err(format!("unshare({:?})", shape.unshare_flags), e))?;
         if shape.unshare_flags.contains(CloneFlags::CLONE_NEWUSER) {
-            ch.send_parent(&ToParent::NeedMaps).map_err(|e| sys_err("sync: send", e))?;
+            ch.send_parent(&ToParent::NeedMaps)
+                .map_err(|e| sys_err("sync: send", e))?;
             expect(ch, ToChild::MapsDone)?;
         }
     }
     if ns.is_new(LinuxNamespaceType::Time) {
-        let offsets = crate::namespaces::render_time_offsets(spec).map_err(|e| fail(e.to_string(), None))?;
+        let offsets =
+            crate::namespaces::render_time_offsets(spec).map_err(|e| fail(e.to_string(), None))?;
         if !offsets.is_empty() {
             std::fs::write("/proc/self/timens_offsets", offsets)
                 .map_err(|e| sys_err("write /proc/self/timens_offsets", e))?;
@@ -122,13 +136,15 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
     let runtime_hooks = !crate::hooks::of_kind(hooks, "prestart").is_empty()
         || !crate::hooks::of_kind(hooks, "createRuntime").is_empty();
     if runtime_hooks {
-        ch.send_parent(&ToParent::CreateRuntimeHooks).map_err(|e| sys_err("sync: send", e))?;
+        ch.send_parent(&ToParent::CreateRuntimeHooks)
+            .map_err(|e| sys_err("sync: send", e))?;
         expect(ch, ToChild::HooksDone)?;
     }
     let create_container = crate::hooks::of_kind(hooks, "createContainer");
     if !create_container.is_empty() {
         let state = hook_state(cfg, "created");
-        crate::hooks::run("createContainer", create_container, &state).map_err(|e| fail(e.to_string(), None))?;
+        crate::hooks::run("createContainer", create_container, &state)
+            .map_err(|e| fail(e.to_string(), None))?;
     }
 
     let opts = RootfsOptions {
@@ -144,7 +160,8 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
         nix::unistd::sethostname(h).map_err(|e| sys_err(format!("sethostname({h:?})"), e))?;
     }
     if let Some(d) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
-        crate::sys::process::setdomainname(d).map_err(|e| sys_err(format!("setdomainname({d:?})"), e))?;
+        crate::sys::process::setdomainname(d)
+            .map_err(|e| sys_err(format!("setdomainname({d:?})"), e))?;
     }
     let procfs = rootfs::trusted_procfs().map_err(|e| fail(e.to_string(), e.errno()))?;
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
@@ -160,7 +177,8 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
         proc_write(&procfs, "self/oom_score_adj", adj.to_string().as_bytes())?;
     }
     if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
-        security::apply_personality(p.domain()).map_err(|e| fail(e.to_string(), e.source.errno()))?;
+        security::apply_personality(p.domain())
+            .map_err(|e| fail(e.to_string(), e.source.errno()))?;
     }
     security::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))
         .map_err(|e| fail(e.to_string(), e.source.errno()))?;
@@ -189,7 +207,15 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
         nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
     }
     if !cwd_done {
-        nix::unistd::chdir(cwd).map_err(|e| sys_err(format!("chdir to cwd (\"{}\") set in config.json failed", cwd.display()), e))?;
+        nix::unistd::chdir(cwd).map_err(|e| {
+            sys_err(
+                format!(
+                    "chdir to cwd (\"{}\") set in config.json failed",
+                    cwd.display()
+                ),
+                e,
+            )
+        })?;
     }
     // S2 (CVE-2024-21626): the working directory must be inside the container's root.
     match nix::unistd::getcwd() {
@@ -201,10 +227,16 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
     let args = process.args().clone().unwrap_or_default();
     let exe = super::look_path(&args[0], &env).map_err(|m| fail(m, Some(libc::ENOENT)))?;
 
-    // S2: nothing but stdio and the preserved fds may reach the container process.
+    // S2: nothing but stdio and the preserved fds may reach the container process. The
+    // preserved ones are passed even if the caller had them close-on-exec, as runc does.
+    for fd in 3..3 + cfg.preserve_fds as i32 {
+        crate::sys::process::clear_cloexec(fd)
+            .map_err(|e| sys_err(format!("fcntl({fd}, F_SETFD, 0) for --preserve-fds"), e))?;
+    }
     crate::sys::process::cloexec_from(3 + cfg.preserve_fds)
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
-    ch.send_parent(&ToParent::Ready).map_err(|e| sys_err("sync: send", e))?;
+    ch.send_parent(&ToParent::Ready)
+        .map_err(|e| sys_err("sync: send", e))?;
 
     // Block until `start` opens the fifo for reading. Reopen the O_PATH fd through our own
     // procfs: the fifo's path is in the runtime's mount namespace, out of our reach now.
@@ -216,14 +248,16 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
     )
     .map_err(|e| sys_err("open exec fifo", e))?;
     let mut fifo = File::from(fifo);
-    fifo.write_all(b"0").map_err(|e| sys_err("write exec fifo", e))?;
+    fifo.write_all(b"0")
+        .map_err(|e| sys_err("write exec fifo", e))?;
     drop(fifo);
     drop(procfs);
 
     let start_hooks = crate::hooks::of_kind(hooks, "startContainer");
     if !start_hooks.is_empty() {
         let state = hook_state(cfg, "running");
-        crate::hooks::run("startContainer", start_hooks, &state).map_err(|e| fail(e.to_string(), None))?;
+        crate::hooks::run("startContainer", start_hooks, &state)
+            .map_err(|e| fail(e.to_string(), None))?;
     }
     if nnp {
         security::set_no_new_privs().map_err(|e| fail(e.to_string(), e.source.errno()))?;
@@ -239,25 +273,42 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
     let envp_r: Vec<_> = envp.iter().map(|s| s.as_c_str()).collect();
     let err = crate::sys::process::execve(&path, &argv_r, &envp_r);
     // The parent is gone; stderr is the container's, where the user sees it.
-    let _ = writeln!(std::io::stderr(), "husk: exec {:?}: {}", args[0], crate::OsError(err));
+    let _ = writeln!(
+        std::io::stderr(),
+        "husk: exec {:?}: {}",
+        args[0],
+        crate::OsError(err)
+    );
     exit_now(127)
 }
 
 fn ns_path(join: &[(LinuxNamespaceType, std::path::PathBuf)], t: LinuxNamespaceType) -> String {
-    join.iter().find(|(j, _)| *j == t).map(|(_, p)| p.display().to_string()).unwrap_or_default()
+    join.iter()
+        .find(|(j, _)| *j == t)
+        .map(|(_, p)| p.display().to_string())
+        .unwrap_or_default()
 }
 
 /// Write a procfs file through the trusted handle (S6), never through a path in the
 /// container's `/proc`, which the image could have redirected.
 fn proc_write(procfs: &OwnedFd, rel: &str, data: &[u8]) -> Result<(), ErrorData> {
-    let fd = openat(procfs.as_fd(), rel, OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty())
-        .map_err(|e| sys_err(format!("open /proc/{rel}"), e))?;
-    File::from(fd).write_all(data).map_err(|e| sys_err(format!("write /proc/{rel}"), e))
+    let fd = openat(
+        procfs.as_fd(),
+        rel,
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| sys_err(format!("open /proc/{rel}"), e))?;
+    File::from(fd)
+        .write_all(data)
+        .map_err(|e| sys_err(format!("write /proc/{rel}"), e))
 }
 
 /// In a new user namespace, `setgroups` works only when the parent did not write "deny".
 fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() == "allow").unwrap_or(false)
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() == "allow")
+        .unwrap_or(false)
 }
 
 /// The state JSON for hooks that run inside the container.

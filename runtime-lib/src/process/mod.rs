@@ -16,7 +16,6 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use oci_spec::runtime::LinuxNamespaceType;
 
 use crate::cgroups::Manager;
 use crate::namespaces::render_id_map;
@@ -44,15 +43,12 @@ pub(crate) struct InitConfig<'a> {
     pub preserve_fds: u32,
     /// `O_PATH` fd of the exec fifo.
     pub fifo: &'a OwnedFd,
-    /// The console socket, when `process.terminal` is set.
-    pub console_socket: Option<&'a OwnedFd>,
 }
 
 /// A started init process, blocked on the exec fifo.
 #[derive(Debug)]
 pub(crate) struct Spawned {
     pub pid: i32,
-    pub pidfd: Option<OwnedFd>,
 }
 
 /// Kills and reaps the child(ren) if setup fails half-way.
@@ -80,11 +76,9 @@ pub(crate) fn spawn(
     // the child. Refuse rather than risk a deadlock (architecture.md, process model 1).
     match crate::sys::process::thread_count() {
         Ok(1) => {}
-        Ok(n) => {
-            return Err(Error::Unsupported(format!(
-                "husk must create containers from a single-threaded process (this one has {n} threads)"
-            )))
-        }
+        Ok(n) => return Err(Error::Unsupported(format!(
+            "husk must create containers from a single-threaded process (this one has {n} threads)"
+        ))),
         Err(e) => return Err(Error::sys("read /proc/self/stat", e)),
     }
     let shape = cfg.plan.namespaces.shape();
@@ -93,15 +87,18 @@ pub(crate) fn spawn(
         Some(m) => m.clone_into_fd()?,
         None => None,
     };
-    let (forked, into_cgroup) =
-        clone3_fork(shape.clone_flags.bits() as u64, cg_fd.as_ref().map(|f| f.as_fd()), false)
-            .map_err(|e| Error::sys(format!("clone3({:?})", shape.clone_flags), e))?;
-    let (first, mut pidfd) = match forked {
+    let (forked, into_cgroup) = clone3_fork(
+        shape.clone_flags.bits() as u64,
+        cg_fd.as_ref().map(|f| f.as_fd()),
+        false,
+    )
+    .map_err(|e| Error::sys(format!("clone3({:?})", shape.clone_flags), e))?;
+    let first = match forked {
         Forked::Child => {
             drop(parent_end);
             init::child_main(cfg, child_end)
         }
-        Forked::Parent { pid, pidfd } => (pid, pidfd),
+        Forked::Parent { pid, .. } => pid,
     };
     drop(child_end);
     drop(cg_fd);
@@ -111,8 +108,12 @@ pub(crate) fn spawn(
     }
     let linux = cfg.plan.spec.linux().as_ref();
     let write_maps = |pid: i32| -> Result<(), Error> {
-        let uid = linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default();
-        let gid = linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default();
+        let uid = linux
+            .and_then(|l| l.uid_mappings().clone())
+            .unwrap_or_default();
+        let gid = linux
+            .and_then(|l| l.gid_mappings().clone())
+            .unwrap_or_default();
         for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
             let p = format!("/proc/{pid}/{file}");
             std::fs::write(&p, render_id_map(&maps))
@@ -120,15 +121,24 @@ pub(crate) fn spawn(
         }
         Ok(())
     };
-    if shape.clone_flags.contains(nix::sched::CloneFlags::CLONE_NEWUSER) {
+    if shape
+        .clone_flags
+        .contains(nix::sched::CloneFlags::CLONE_NEWUSER)
+    {
         write_maps(first)?;
     }
-    let send = |m: ToChild| parent_end.send_child(m).map_err(|e| Error::sys("send to init", e));
+    let send = |m: ToChild| {
+        parent_end
+            .send_child(m)
+            .map_err(|e| Error::sys("send to init", e))
+    };
     send(ToChild::Go)?;
     let mut init_pid = first;
     let hooks = cfg.plan.spec.hooks().as_ref();
     loop {
-        let msg = parent_end.recv_from_child().map_err(|e| Error::sys("read from init", e))?;
+        let msg = parent_end
+            .recv_from_child()
+            .map_err(|e| Error::sys("read from init", e))?;
         match msg {
             Some(ToParent::NeedMaps) => {
                 write_maps(init_pid)?;
@@ -137,13 +147,17 @@ pub(crate) fn spawn(
             Some(ToParent::Init { pid }) => {
                 // The intermediate process exits right after sending this.
                 reaper.pids.push(pid);
-                let st = waitpid(Pid::from_raw(first), None).map_err(|e| Error::sys("waitpid", e))?;
+                let st =
+                    waitpid(Pid::from_raw(first), None).map_err(|e| Error::sys("waitpid", e))?;
                 reaper.pids.retain(|p| *p != first);
                 if !matches!(st, WaitStatus::Exited(_, 0)) {
-                    return Err(InitError { msg: format!("intermediate process: {st:?}"), errno: None }.into());
+                    return Err(InitError {
+                        msg: format!("intermediate process: {st:?}"),
+                        errno: None,
+                    }
+                    .into());
                 }
                 init_pid = pid;
-                pidfd = crate::sys::process::pidfd_open(pid).ok();
             }
             Some(ToParent::CreateRuntimeHooks) => {
                 let state = state_json(init_pid);
@@ -154,7 +168,13 @@ pub(crate) fn spawn(
                 send(ToChild::HooksDone)?;
             }
             Some(ToParent::Ready) => break,
-            Some(ToParent::Error(e)) => return Err(InitError { msg: e.msg, errno: e.errno }.into()),
+            Some(ToParent::Error(e)) => {
+                return Err(InitError {
+                    msg: e.msg,
+                    errno: e.errno,
+                }
+                .into())
+            }
             None => {
                 let st = waitpid(Pid::from_raw(init_pid), None);
                 reaper.pids.retain(|p| *p != init_pid);
@@ -167,12 +187,7 @@ pub(crate) fn spawn(
         }
     }
     reaper.pids.clear();
-    Ok(Spawned { pid: init_pid, pidfd })
-}
-
-/// Whether the container gets a new user namespace (devices are then bind-mounted).
-pub(crate) fn new_userns(plan: &Plan) -> bool {
-    plan.namespaces.is_new(LinuxNamespaceType::User)
+    Ok(Spawned { pid: init_pid })
 }
 
 /// The `PATH` lookup of `exec.LookPath`, with Go's error wording (podman maps
@@ -186,12 +201,19 @@ pub(crate) fn look_path(name: &str, env: &[String]) -> Result<std::path::PathBuf
     if name.contains('/') {
         let p = Path::new(name);
         return match std::fs::metadata(p) {
-            Err(e) => Err(format!("exec: {name:?}: stat {name}: {}", crate::OsError(e))),
+            Err(e) => Err(format!(
+                "exec: {name:?}: stat {name}: {}",
+                crate::OsError(e)
+            )),
             Ok(_) if is_exec(p) => Ok(p.to_path_buf()),
             Ok(_) => Err(format!("exec: {name:?}: permission denied")),
         };
     }
-    let path = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("");
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let cand = Path::new(dir).join(name);
@@ -199,7 +221,9 @@ pub(crate) fn look_path(name: &str, env: &[String]) -> Result<std::path::PathBuf
             return Ok(cand);
         }
     }
-    Err(format!("exec: {name:?}: executable file not found in $PATH"))
+    Err(format!(
+        "exec: {name:?}: executable file not found in $PATH"
+    ))
 }
 
 #[cfg(test)]
@@ -218,7 +242,9 @@ mod tests {
             look_path("/no/such", &env).unwrap_err(),
             "exec: \"/no/such\": stat /no/such: no such file or directory"
         );
-        assert!(look_path("/etc/hostname", &env).unwrap_err().contains("permission denied"));
+        assert!(look_path("/etc/hostname", &env)
+            .unwrap_err()
+            .contains("permission denied"));
         assert!(look_path("sh", &[]).is_err(), "no PATH, no lookup");
     }
 }

@@ -87,7 +87,9 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n]).map(Some).map_err(std::io::Error::other)
+        serde_json::from_slice(&buf[..n])
+            .map(Some)
+            .map_err(std::io::Error::other)
     }
 
     pub(crate) fn send_child(&self, m: ToChild) -> std::io::Result<()> {
@@ -115,11 +117,21 @@ mod tests {
     fn messages_round_trip_with_boundaries() {
         let (a, b) = Channel::pair().unwrap();
         a.send_parent(&ToParent::Init { pid: 7 }).unwrap();
-        a.send_parent(&ToParent::Error(ErrorData { msg: "boom".into(), errno: Some(2) })).unwrap();
-        assert_eq!(b.recv_from_child().unwrap(), Some(ToParent::Init { pid: 7 }));
+        a.send_parent(&ToParent::Error(ErrorData {
+            msg: "boom".into(),
+            errno: Some(2),
+        }))
+        .unwrap();
         assert_eq!(
             b.recv_from_child().unwrap(),
-            Some(ToParent::Error(ErrorData { msg: "boom".into(), errno: Some(2) }))
+            Some(ToParent::Init { pid: 7 })
+        );
+        assert_eq!(
+            b.recv_from_child().unwrap(),
+            Some(ToParent::Error(ErrorData {
+                msg: "boom".into(),
+                errno: Some(2)
+            }))
         );
         b.send_child(ToChild::Go).unwrap();
         assert_eq!(a.recv_from_parent().unwrap(), Some(ToChild::Go));

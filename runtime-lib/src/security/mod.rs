@@ -27,7 +27,10 @@ pub struct SecurityError {
 }
 
 fn err(op: impl Into<String>, e: impl Into<crate::OsError>) -> SecurityError {
-    SecurityError { op: op.into(), source: e.into() }
+    SecurityError {
+        op: op.into(),
+        source: e.into(),
+    }
 }
 
 fn resource(t: PosixRlimitType) -> (Resource, &'static str) {
@@ -110,8 +113,12 @@ impl CapSets {
 pub fn drop_bounding(sets: &CapSets) -> Result<(), SecurityError> {
     let all = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
     for c in all.difference(&sets.bounding) {
-        caps::drop(None, CapSet::Bounding, *c)
-            .map_err(|e| err(format!("prctl(PR_CAPBSET_DROP, {c})"), std::io::Error::other(e.to_string())))?;
+        caps::drop(None, CapSet::Bounding, *c).map_err(|e| {
+            err(
+                format!("prctl(PR_CAPBSET_DROP, {c})"),
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
     }
     Ok(())
 }
@@ -123,7 +130,12 @@ pub fn drop_bounding(sets: &CapSets) -> Result<(), SecurityError> {
 ///
 /// # Errors
 /// The failing call.
-pub fn switch_user(uid: u32, gid: u32, groups: &[u32], set_groups: bool) -> Result<(), SecurityError> {
+pub fn switch_user(
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+    set_groups: bool,
+) -> Result<(), SecurityError> {
     nix::sys::prctl::set_keepcaps(true).map_err(|e| err("prctl(PR_SET_KEEPCAPS, 1)", e))?;
     if set_groups {
         sys::process::setgroups(groups).map_err(|e| err(format!("setgroups({groups:?})"), e))?;
@@ -140,12 +152,19 @@ pub fn switch_user(uid: u32, gid: u32, groups: &[u32], set_groups: bool) -> Resu
 /// # Errors
 /// The failing call.
 pub fn apply_caps(sets: &CapSets) -> Result<(), SecurityError> {
-    let e = |what: &str, x: caps::errors::CapsError| err(what.to_string(), std::io::Error::other(x.to_string()));
+    let e = |what: &str, x: caps::errors::CapsError| {
+        err(what.to_string(), std::io::Error::other(x.to_string()))
+    };
     // The kernel checks every capset against the current sets: effective must stay within
     // permitted, so shrink effective first, then inheritable and permitted, then set effective.
-    let eff_in_perm: CapsHashSet = sets.effective.intersection(&sets.permitted).copied().collect();
+    let eff_in_perm: CapsHashSet = sets
+        .effective
+        .intersection(&sets.permitted)
+        .copied()
+        .collect();
     caps::set(None, CapSet::Effective, &eff_in_perm).map_err(|x| e("capset(effective)", x))?;
-    caps::set(None, CapSet::Inheritable, &sets.inheritable).map_err(|x| e("capset(inheritable)", x))?;
+    caps::set(None, CapSet::Inheritable, &sets.inheritable)
+        .map_err(|x| e("capset(inheritable)", x))?;
     caps::set(None, CapSet::Permitted, &sets.permitted).map_err(|x| e("capset(permitted)", x))?;
     caps::set(None, CapSet::Effective, &sets.effective).map_err(|x| e("capset(effective)", x))?;
     caps::clear(None, CapSet::Ambient).map_err(|x| e("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", x))?;
@@ -168,11 +187,15 @@ pub fn set_no_new_privs() -> Result<(), SecurityError> {
 ///
 /// # Errors
 /// When `personality(2)` fails.
-pub fn apply_personality(domain: oci_spec::runtime::LinuxPersonalityDomain) -> Result<(), SecurityError> {
+pub fn apply_personality(
+    domain: oci_spec::runtime::LinuxPersonalityDomain,
+) -> Result<(), SecurityError> {
     use nix::sys::personality::Persona;
     let p = match domain {
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux => Persona::empty(),
         oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => Persona::from_bits_retain(0x0008),
     };
-    nix::sys::personality::set(p).map(|_| ()).map_err(|e| err(format!("personality({:#x})", p.bits()), e))
+    nix::sys::personality::set(p)
+        .map(|_| ())
+        .map_err(|e| err(format!("personality({:#x})", p.bits()), e))
 }

@@ -43,13 +43,18 @@ pub enum SpecError {
 }
 
 fn invalid(field: impl Into<String>, msg: impl Into<String>) -> SpecError {
-    SpecError::Invalid { field: field.into(), msg: msg.into() }
+    SpecError::Invalid {
+        field: field.into(),
+        msg: msg.into(),
+    }
 }
 
 /// The runtime-spec version husk implements (the `spec:` line of `--version`).
 pub const SPEC_VERSION: &str = "1.2.1";
 
-const NAMESPACE_TYPES: [&str; 8] = ["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"];
+const NAMESPACE_TYPES: [&str; 8] = [
+    "pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time",
+];
 
 /// A validated bundle, resolved into what the runtime executes.
 #[derive(Debug)]
@@ -100,7 +105,14 @@ pub fn parse(data: &[u8], warnings: &mut Vec<String>) -> Result<Spec, SpecError>
     precheck(&mut v, warnings)?;
     serde_path_to_error::deserialize::<_, Spec>(v).map_err(|e| {
         let path = e.path().to_string();
-        invalid(if path == "." { String::from("config.json") } else { path }, e.into_inner().to_string())
+        invalid(
+            if path == "." {
+                String::from("config.json")
+            } else {
+                path
+            },
+            e.into_inner().to_string(),
+        )
     })
 }
 
@@ -124,11 +136,15 @@ fn precheck(v: &mut Value, warnings: &mut Vec<String>) -> Result<(), SpecError> 
     }
     // Capabilities this build does not know, or this kernel lacks, are dropped with a warning,
     // as runc and crun do: `podman run --privileged` asks for every capability podman knows.
-    if let Some(caps) = v.pointer_mut("/process/capabilities").and_then(Value::as_object_mut) {
-        let last = caps::runtime::procfs_all_supported(None)
-            .unwrap_or_else(|_| caps::all());
+    if let Some(caps) = v
+        .pointer_mut("/process/capabilities")
+        .and_then(Value::as_object_mut)
+    {
+        let last = caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::all());
         for (set, list) in caps.iter_mut() {
-            let Some(arr) = list.as_array_mut() else { continue };
+            let Some(arr) = list.as_array_mut() else {
+                continue;
+            };
             arr.retain(|c| {
                 let name = c.as_str().unwrap_or_default();
                 let ok = name.parse::<caps::Capability>().map(|c| last.contains(&c)).unwrap_or(false);
@@ -150,9 +166,15 @@ fn precheck(v: &mut Value, warnings: &mut Vec<String>) -> Result<(), SpecError> 
 /// The first invalid or unsupported field.
 pub fn plan(spec: Spec, bundle: PathBuf, warnings: Vec<String>) -> Result<Plan, SpecError> {
     if !spec.version().starts_with("1.") {
-        return Err(invalid("ociVersion", format!("unsupported version {:?}", spec.version())));
+        return Err(invalid(
+            "ociVersion",
+            format!("unsupported version {:?}", spec.version()),
+        ));
     }
-    let root = spec.root().as_ref().ok_or_else(|| invalid("root", "missing"))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| invalid("root", "missing"))?;
     let rootfs_raw = bundle.join(root.path());
     let rootfs = std::fs::canonicalize(&rootfs_raw).map_err(|e| SpecError::Read {
         op: "stat",
@@ -160,9 +182,15 @@ pub fn plan(spec: Spec, bundle: PathBuf, warnings: Vec<String>) -> Result<Plan, 
         source: e.into(),
     })?;
     if !rootfs.is_dir() {
-        return Err(invalid("root.path", format!("{} is not a directory", rootfs.display())));
+        return Err(invalid(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        ));
     }
-    let process = spec.process().as_ref().ok_or_else(|| invalid("process", "missing"))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| invalid("process", "missing"))?;
     match process.args() {
         Some(a) if !a.is_empty() && !a[0].is_empty() => {}
         _ => return Err(invalid("process.args", "must name the program to run")),
@@ -187,7 +215,14 @@ pub fn plan(spec: Spec, bundle: PathBuf, warnings: Vec<String>) -> Result<Plan, 
     if let Some(h) = spec.hooks() {
         crate::hooks::validate(h)?;
     }
-    Ok(Plan { spec, bundle, rootfs, namespaces, seccomp, warnings })
+    Ok(Plan {
+        spec,
+        bundle,
+        rootfs,
+        namespaces,
+        seccomp,
+        warnings,
+    })
 }
 
 /// Module errors already render as "field: msg"; keep that text.
@@ -207,27 +242,49 @@ fn validate_linux(spec: &Spec, ns: &NamespacePlan) -> Result<(), SpecError> {
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
     if ns.is_new(LinuxNamespaceType::User) {
         if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(invalid("linux.uidMappings", "a new user namespace needs uid mappings"));
+            return Err(invalid(
+                "linux.uidMappings",
+                "a new user namespace needs uid mappings",
+            ));
         }
         if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-            return Err(invalid("linux.gidMappings", "a new user namespace needs gid mappings"));
+            return Err(invalid(
+                "linux.gidMappings",
+                "a new user namespace needs gid mappings",
+            ));
         }
     } else if has_maps && !user {
-        return Err(invalid("linux.uidMappings", "id mappings need a user namespace"));
+        return Err(invalid(
+            "linux.uidMappings",
+            "id mappings need a user namespace",
+        ));
     } else if has_maps {
-        return Err(invalid("linux.uidMappings", "cannot set mappings of a joined user namespace"));
+        return Err(invalid(
+            "linux.uidMappings",
+            "cannot set mappings of a joined user namespace",
+        ));
     }
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
         if !ns.is_new(LinuxNamespaceType::Time) {
-            return Err(invalid("linux.timeOffsets", "time offsets need a new time namespace"));
+            return Err(invalid(
+                "linux.timeOffsets",
+                "time offsets need a new time namespace",
+            ));
         }
         crate::namespaces::render_time_offsets(spec)?;
     }
     if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(LinuxNamespaceType::Uts) {
-        return Err(invalid("hostname", "unable to set hostname without a private UTS namespace"));
+        return Err(invalid(
+            "hostname",
+            "unable to set hostname without a private UTS namespace",
+        ));
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(LinuxNamespaceType::Uts) {
-        return Err(invalid("domainname", "unable to set domainname without a private UTS namespace"));
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !ns.has(LinuxNamespaceType::Uts)
+    {
+        return Err(invalid(
+            "domainname",
+            "unable to set domainname without a private UTS namespace",
+        ));
     }
     if !ns.has(LinuxNamespaceType::Mount) {
         return Err(invalid("linux.namespaces", "a mount namespace is required"));
@@ -255,7 +312,10 @@ fn validate_linux(spec: &Spec, ns: &NamespacePlan) -> Result<(), SpecError> {
     }
     if let Some(label) = linux.mount_label() {
         if !label.is_empty() && selinux_enabled() {
-            return Err(invalid("linux.mountLabel", "SELinux labels are not supported yet"));
+            return Err(invalid(
+                "linux.mountLabel",
+                "SELinux labels are not supported yet",
+            ));
         }
     }
     Ok(())
@@ -316,29 +376,47 @@ fn validate_process(spec: &Spec) -> Result<(), SpecError> {
         return Err(invalid("process.execCPUAffinity", "not supported yet"));
     }
     if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
-        return Err(invalid("process.apparmorProfile", "AppArmor is not supported yet"));
+        return Err(invalid(
+            "process.apparmorProfile",
+            "AppArmor is not supported yet",
+        ));
     }
     if p.selinux_label().as_ref().is_some_and(|a| !a.is_empty()) {
-        return Err(invalid("process.selinuxLabel", "SELinux is not supported yet"));
+        return Err(invalid(
+            "process.selinuxLabel",
+            "SELinux is not supported yet",
+        ));
     }
     if p.console_size().is_some() && !p.terminal().unwrap_or(false) {
-        return Err(invalid("process.consoleSize", "set without process.terminal"));
+        return Err(invalid(
+            "process.consoleSize",
+            "set without process.terminal",
+        ));
     }
     if let Some(rl) = p.rlimits() {
         let mut seen = Vec::new();
         for (i, r) in rl.iter().enumerate() {
             if seen.contains(&r.typ()) {
-                return Err(invalid(format!("process.rlimits[{i}].type"), "duplicate rlimit"));
+                return Err(invalid(
+                    format!("process.rlimits[{i}].type"),
+                    "duplicate rlimit",
+                ));
             }
             seen.push(r.typ());
             if r.soft() > r.hard() {
-                return Err(invalid(format!("process.rlimits[{i}]"), "soft limit above hard limit"));
+                return Err(invalid(
+                    format!("process.rlimits[{i}]"),
+                    "soft limit above hard limit",
+                ));
             }
         }
     }
     for (i, e) in p.env().iter().flatten().enumerate() {
         if !e.contains('=') || e.starts_with('=') || e.contains('\0') {
-            return Err(invalid(format!("process.env[{i}]"), format!("{e:?} is not NAME=value")));
+            return Err(invalid(
+                format!("process.env[{i}]"),
+                format!("{e:?} is not NAME=value"),
+            ));
         }
     }
     Ok(())
@@ -354,8 +432,14 @@ pub fn default_spec(rootless: bool) -> Spec {
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
         let linux = v["linux"].as_object_mut().expect("linux object");
-        linux.insert("uidMappings".into(), serde_json::json!([{"containerID":0,"hostID":uid,"size":1}]));
-        linux.insert("gidMappings".into(), serde_json::json!([{"containerID":0,"hostID":gid,"size":1}]));
+        linux.insert(
+            "uidMappings".into(),
+            serde_json::json!([{"containerID":0,"hostID":uid,"size":1}]),
+        );
+        linux.insert(
+            "gidMappings".into(),
+            serde_json::json!([{"containerID":0,"hostID":gid,"size":1}]),
+        );
         linux.remove("resources");
         let ns = linux["namespaces"].as_array_mut().expect("namespaces");
         ns.retain(|n| n["type"] != "network");
@@ -387,14 +471,19 @@ mod tests {
     fn unknown_namespace_is_named() {
         let e = parse_str(r#"{"ociVersion":"1.2.0","linux":{"namespaces":[{"type":"pid"},{"type":"ipc"},{"type":"foo"}]}}"#)
             .unwrap_err();
-        assert_eq!(e.to_string(), "linux.namespaces[2].type: unknown namespace \"foo\"");
+        assert_eq!(
+            e.to_string(),
+            "linux.namespaces[2].type: unknown namespace \"foo\""
+        );
     }
 
     #[test]
     fn wrong_types_name_their_path() {
-        let e = parse_str(r#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":"zero","gid":0}}}"#)
-            .unwrap_err()
-            .to_string();
+        let e = parse_str(
+            r#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":"zero","gid":0}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("process.user.uid: "), "{e}");
         let e = parse_str("{bad").unwrap_err().to_string();
         assert!(e.starts_with("invalid config.json: "), "{e}");
@@ -410,7 +499,16 @@ mod tests {
             &mut w,
         )
         .unwrap();
-        let b = s.process().as_ref().unwrap().capabilities().as_ref().unwrap().bounding().clone().unwrap();
+        let b = s
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap()
+            .bounding()
+            .clone()
+            .unwrap();
         assert_eq!(b.len(), 1);
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("CAP_NOT_A_CAP"));
@@ -419,7 +517,8 @@ mod tests {
     #[test]
     fn sysctl_rules() {
         let s: Spec = serde_json::from_value(serde_json::json!({"ociVersion":"1.2.0","linux":{
-            "namespaces":[{"type":"ipc"},{"type":"mount"}]}})).unwrap();
+            "namespaces":[{"type":"ipc"},{"type":"mount"}]}}))
+        .unwrap();
         let ns = NamespacePlan::from_spec(&s).unwrap();
         assert!(validate_sysctl("kernel.shmmax", &ns).is_ok());
         assert!(validate_sysctl("fs.mqueue.msg_max", &ns).is_ok());
@@ -432,7 +531,10 @@ mod tests {
     fn default_spec_round_trips() {
         let s = default_spec(false);
         assert_eq!(s.version(), SPEC_VERSION);
-        assert_eq!(s.process().as_ref().unwrap().args().as_ref().unwrap(), &vec!["sh".to_string()]);
+        assert_eq!(
+            s.process().as_ref().unwrap().args().as_ref().unwrap(),
+            &vec!["sh".to_string()]
+        );
         let r = default_spec(true);
         let ns = NamespacePlan::from_spec(&r).unwrap();
         assert!(ns.is_new(LinuxNamespaceType::User));

@@ -44,7 +44,11 @@ pub enum StateError {
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StateError + 'a {
-    move |source| StateError::Io { op, path: path.to_path_buf(), source: source.into() }
+    move |source| StateError::Io {
+        op,
+        path: path.to_path_buf(),
+        source: source.into(),
+    }
 }
 
 /// What husk remembers about a container between commands.
@@ -80,6 +84,27 @@ pub struct StateFile {
     pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
+impl StateFile {
+    /// The state of a folder whose `create` died before writing anything: `creating`, no
+    /// process, no cgroup known. `delete --force` removes it.
+    pub fn placeholder(id: &str) -> StateFile {
+        StateFile {
+            id: id.to_string(),
+            oci_version: String::new(),
+            bundle: PathBuf::new(),
+            rootfs: PathBuf::new(),
+            pid: 0,
+            pid_start: 0,
+            created: String::new(),
+            created_done: false,
+            owner_uid: 0,
+            cgroup: None,
+            annotations: Default::default(),
+            hooks: None,
+        }
+    }
+}
+
 /// The state root and one container's folder in it.
 #[derive(Debug, Clone)]
 pub struct StateDir {
@@ -104,7 +129,10 @@ pub fn validate_id(id: &str) -> Result<(), &'static str> {
     if id.contains('/') {
         return Err("id contains '/'");
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b)) {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b))
+    {
         return Err("id may only contain letters, digits, '_', '.', '+' and '-'");
     }
     Ok(())
@@ -172,8 +200,10 @@ impl StateDir {
     pub fn load(&self) -> Result<StateFile, StateError> {
         let p = self.dir.join("state.json");
         let data = fs::read(&p).map_err(io_err("read", &p))?;
-        serde_json::from_slice(&data)
-            .map_err(|e| StateError::Corrupt { path: p, msg: e.to_string() })
+        serde_json::from_slice(&data).map_err(|e| StateError::Corrupt {
+            path: p,
+            msg: e.to_string(),
+        })
     }
 
     /// Write `state.json` atomically.
@@ -204,7 +234,10 @@ impl StateDir {
 /// # Errors
 /// The failing step, with the path it used.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), StateError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}"));
     let mut f = OpenOptions::new()
         .write(true)
@@ -282,7 +315,6 @@ impl ProcInfo {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +322,10 @@ mod tests {
 
     #[test]
     fn rfc3339_known_dates() {
-        assert_eq!(rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000000000Z"
+        );
         let t = SystemTime::UNIX_EPOCH + Duration::new(1_709_251_199, 5);
         assert_eq!(rfc3339(t), "2024-02-29T23:59:59.000000005Z");
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
@@ -312,7 +347,10 @@ mod tests {
         let root = std::env::temp_dir().join(format!("husk-state-test-{}", std::process::id()));
         let d = StateDir::new(&root, "c1");
         assert!(d.create().unwrap());
-        assert!(!d.create().unwrap(), "second create must report the id as taken");
+        assert!(
+            !d.create().unwrap(),
+            "second create must report the id as taken"
+        );
         let s = StateFile {
             id: "c1".into(),
             oci_version: "1.2.0".into(),
@@ -329,7 +367,10 @@ mod tests {
         };
         d.save(&s).unwrap();
         assert_eq!(d.load().unwrap(), s);
-        assert!(!d.path().join(".state.json").exists(), "temp file left behind");
+        assert!(
+            !d.path().join(".state.json").exists(),
+            "temp file left behind"
+        );
         let _l = d.lock().unwrap();
         d.remove().unwrap();
         assert!(!d.exists());

@@ -9,8 +9,8 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 pub(crate) enum Forked {
     /// We are the new child.
     Child,
-    /// We are the parent; the child's pid and (when the kernel gave one) its pidfd.
-    Parent { pid: i32, pidfd: Option<OwnedFd> },
+    /// We are the parent; the child's pid.
+    Parent { pid: i32 },
 }
 
 /// `struct clone_args` from linux/sched.h (version 2, with `cgroup`).
@@ -30,7 +30,6 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// Fork the calling process with `clone3`, creating the namespaces in `ns_flags` and (on cgroup
@@ -46,10 +45,8 @@ pub(crate) fn clone3_fork(
     cgroup: Option<BorrowedFd<'_>>,
     parent: bool,
 ) -> io::Result<(Forked, bool)> {
-    let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
-        flags: ns_flags | CLONE_PIDFD,
-        pidfd: std::ptr::addr_of_mut!(pidfd) as u64,
+        flags: ns_flags,
         // With CLONE_PARENT the new process is our sibling: SIGCHLD goes to our parent.
         exit_signal: libc::SIGCHLD as u64,
         ..Default::default()
@@ -63,7 +60,7 @@ pub(crate) fn clone3_fork(
     }
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork: the child gets a
     // private copy of our address space and resumes here with a return value of 0. `args`
-    // and `pidfd` outlive the call; the size passed is the struct's real size.
+    // outlives the call; the size passed is the struct's real size.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_clone3,
@@ -87,9 +84,7 @@ pub(crate) fn clone3_fork(
     if ret == 0 {
         return Ok((Forked::Child, cgroup.is_some()));
     }
-    // SAFETY: with CLONE_PIDFD the kernel stored a new, owned pidfd in `pidfd`.
-    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
-    Ok((Forked::Parent { pid: ret as i32, pidfd }, cgroup.is_some()))
+    Ok((Forked::Parent { pid: ret as i32 }, cgroup.is_some()))
 }
 
 fn clone_fallback(ns_flags: u64, parent: bool) -> io::Result<Forked> {
@@ -113,7 +108,7 @@ fn clone_fallback(ns_flags: u64, parent: bool) -> io::Result<Forked> {
     match ret {
         r if r < 0 => Err(io::Error::last_os_error()),
         0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent { pid: pid as i32, pidfd: pidfd_open(pid as i32).ok() }),
+        pid => Ok(Forked::Parent { pid: pid as i32 }),
     }
 }
 
@@ -236,6 +231,18 @@ pub(crate) fn thread_count() -> io::Result<usize> {
 pub(crate) fn setdomainname(name: &str) -> io::Result<()> {
     // SAFETY: pointer and length describe `name`, which outlives the call.
     let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Clear `FD_CLOEXEC` on an inherited fd number (for `--preserve-fds`, where the fds are
+/// known only by number).
+pub(crate) fn clear_cloexec(fd: i32) -> io::Result<()> {
+    // SAFETY: F_SETFD only changes the flags of the fd number in our own table; an fd that is
+    // not open yields EBADF, no memory is touched.
+    let ret = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }
