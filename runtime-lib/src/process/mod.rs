@@ -242,9 +242,11 @@ mod tests {
             look_path("/no/such", &env).unwrap_err(),
             "exec: \"/no/such\": stat /no/such: no such file or directory"
         );
-        assert!(look_path("/etc/hostname", &env)
-            .unwrap_err()
-            .contains("permission denied"));
+        let f = std::env::temp_dir().join(format!("husk-noexec-{}", std::process::id()));
+        std::fs::write(&f, "not a program").unwrap();
+        let e = look_path(f.to_str().unwrap(), &env).unwrap_err();
+        std::fs::remove_file(&f).unwrap();
+        assert!(e.ends_with("permission denied"), "{e}");
         assert!(look_path("sh", &[]).is_err(), "no PATH, no lookup");
     }
 }
