@@ -76,9 +76,11 @@ pub(crate) fn spawn(
     // the child. Refuse rather than risk a deadlock (architecture.md, process model 1).
     match crate::sys::process::thread_count() {
         Ok(1) => {}
-        Ok(n) => return Err(Error::Unsupported(format!(
+        Ok(n) => {
+            return Err(Error::Unsupported(format!(
             "husk must create containers from a single-threaded process (this one has {n} threads)"
-        ))),
+        )))
+        }
         Err(e) => return Err(Error::sys("read /proc/self/stat", e)),
     }
     let shape = cfg.plan.namespaces.shape();
