@@ -43,6 +43,8 @@ pub(crate) struct InitConfig<'a> {
     pub preserve_fds: u32,
     /// `O_PATH` fd of the exec fifo.
     pub fifo: &'a OwnedFd,
+    /// The connected console socket, when `process.terminal` is set.
+    pub console_socket: Option<&'a OwnedFd>,
 }
 
 /// A started init process, blocked on the exec fifo.
