@@ -462,7 +462,8 @@ fn spawn_held(script: &str) -> Child {
 }
 
 /// Limits are enforced, seen from outside: a memory hog is OOM-killed (and `oom_kills` and
-/// the stats count it), a fork over the pids limit fails.
+/// the stats count it), a busy loop is throttled by the cpu quota, a fork over the pids
+/// limit fails.
 #[test]
 fn v1_limits_enforced_and_counted() {
     let Some(()) = v1_host() else { return };
@@ -473,7 +474,8 @@ fn v1_limits_enforced_and_counted() {
     m.create().unwrap();
     // memory+swap == memory: the hog cannot escape into swap.
     m.apply_resources(&resources(
-        r#"{"memory":{"limit":16777216,"swap":16777216},"pids":{"limit":3}}"#,
+        r#"{"memory":{"limit":16777216,"swap":16777216},"pids":{"limit":3},
+            "cpu":{"quota":10000,"period":100000}}"#,
     ))
     .unwrap();
 
@@ -492,6 +494,22 @@ fn v1_limits_enforced_and_counted() {
     // The peak reached the limit (kernel 6.18 leaves v1 failcnt at 0 here).
     let st = m.stats().unwrap();
     assert_eq!(st.memory.usage.max, 16 << 20, "{:?}", st.memory);
+
+    // cpu quota 10 ms per 100 ms: a busy loop gets throttled, and cpu.stat counts it.
+    let mut busy = spawn_held("while :; do :; done");
+    m.add_process(busy.id() as i32).unwrap();
+    busy.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    g.children.push(busy);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut throttled = 0;
+    while throttled == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        throttled = m.stats().unwrap().cpu.throttling.throttled_periods;
+    }
+    assert!(throttled > 0, "the busy loop was never throttled");
+    let mut busy = g.children.pop().unwrap();
+    busy.kill().unwrap();
+    busy.wait().unwrap();
 
     // pids.max 3: the shell plus two sleeps; the third fork fails (EAGAIN).
     let mut forks = spawn_held("sleep 30 & sleep 30 & sleep 30 & echo forked");
