@@ -33,6 +33,7 @@ mod devices;
 mod freezer;
 mod fs;
 mod hugetlb;
+mod merge;
 mod misc;
 mod path;
 mod stats;
@@ -49,6 +50,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
+pub use merge::merge_resources;
 pub use stats::{CpuStats, CpuUsage, MemoryEntry, MemoryStats, PidsStats, Stats, Throttling};
 pub use validate::validate;
 
