@@ -11,7 +11,7 @@ fn pick<T: Clone>(update: &Option<T>, base: &Option<T>) -> Option<T> {
 }
 
 fn memory(b: &LinuxMemory, u: &LinuxMemory) -> LinuxMemory {
-    let mut m = b.clone();
+    let mut m = *b;
     m.set_limit(u.limit().or(b.limit()));
     m.set_reservation(u.reservation().or(b.reservation()));
     m.set_swap(u.swap().or(b.swap()));
