@@ -1,5 +1,5 @@
 //! Resource usage of a cgroup, for `events --stats`. The types serialise to the JSON shape of
-//! runc's `types.Stats` (`cpu`, `memory`, `pids` parts), so the CLI can put them in runc's
+//! runc's `types.Stats` (`cpu`, `memory`, `pids`, `blkio`, `hugetlb`), so the CLI can put them in runc's
 //! `{"type":"stats","id":...,"data":...}` envelope as they are.
 
 use std::collections::BTreeMap;
@@ -22,6 +22,59 @@ pub struct Stats {
     pub memory: MemoryStats,
     /// Process count and limit.
     pub pids: PidsStats,
+    /// Block I/O counters.
+    pub blkio: BlkioStats,
+    /// Huge page usage per page size (`2MB`, `1GB`, ...).
+    pub hugetlb: BTreeMap<String, HugetlbStats>,
+}
+
+/// Block I/O counters per device and operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlkioStats {
+    /// Bytes transferred.
+    #[serde(
+        rename = "ioServiceBytesRecursive",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub io_service_bytes_recursive: Vec<BlkioEntry>,
+    /// Operations done.
+    #[serde(
+        rename = "ioServicedRecursive",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub io_serviced_recursive: Vec<BlkioEntry>,
+}
+
+/// One block I/O counter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlkioEntry {
+    /// Device major number.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub major: u64,
+    /// Device minor number.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub minor: u64,
+    /// `Read`, `Write`, `Sync`, `Async`, `Discard`, ...
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub op: String,
+    /// The counter.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub value: u64,
+}
+
+/// Huge page usage of one page size (bytes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HugetlbStats {
+    /// Current usage.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub usage: u64,
+    /// Peak usage (v1 only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max: u64,
+    /// How many times the limit was hit.
+    pub failcnt: u64,
 }
 
 /// CPU statistics.
@@ -144,17 +197,180 @@ fn pids_limit(dir: &Path) -> Result<u64, CgroupError> {
     })
 }
 
+/// Parse v1 blkio lines `MAJ:MIN Op Value` (the `Total` line is skipped).
+fn blkio_entries(text: &str) -> Vec<BlkioEntry> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let (ma, mi) = it.next()?.split_once(':')?;
+            Some(BlkioEntry {
+                major: ma.parse().ok()?,
+                minor: mi.parse().ok()?,
+                op: it.next()?.to_string(),
+                value: it.next()?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// v1 blkio counters: CFQ's files when the kernel has them, else BFQ's, else the throttle
+/// layer's (runc's order).
+fn blkio_v1(d: &Path) -> Result<BlkioStats, CgroupError> {
+    let prefix = ["blkio.", "blkio.bfq.", "blkio.throttle."]
+        .into_iter()
+        .find(|p| d.join(format!("{p}io_serviced_recursive")).exists());
+    let Some(p) = prefix else {
+        return Ok(BlkioStats::default());
+    };
+    Ok(BlkioStats {
+        io_service_bytes_recursive: blkio_entries(&fs::read(
+            d,
+            &format!("{p}io_service_bytes_recursive"),
+        )?),
+        io_serviced_recursive: blkio_entries(&fs::read(d, &format!("{p}io_serviced_recursive"))?),
+    })
+}
+
+/// v2 `io.stat` (`MAJ:MIN rbytes=.. wbytes=.. rios=.. wios=.. dbytes=.. dios=..`) in v1's
+/// shape, as runc converts it.
+fn blkio_v2(d: &Path) -> Result<BlkioStats, CgroupError> {
+    let text = match fs::read(d, "io.stat") {
+        Ok(t) => t,
+        Err(CgroupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(BlkioStats::default())
+        }
+        Err(e) => return Err(e),
+    };
+    let mut s = BlkioStats::default();
+    for l in text.lines() {
+        let mut it = l.split_whitespace();
+        let Some((ma, mi)) = it.next().and_then(|d| d.split_once(':')) else {
+            continue;
+        };
+        let (Ok(major), Ok(minor)) = (ma.parse(), mi.parse()) else {
+            continue;
+        };
+        for kv in it {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(value) = v.parse() else { continue };
+            let (list, op) = match k {
+                "rbytes" => (&mut s.io_service_bytes_recursive, "Read"),
+                "wbytes" => (&mut s.io_service_bytes_recursive, "Write"),
+                "dbytes" => (&mut s.io_service_bytes_recursive, "Discard"),
+                "rios" => (&mut s.io_serviced_recursive, "Read"),
+                "wios" => (&mut s.io_serviced_recursive, "Write"),
+                "dios" => (&mut s.io_serviced_recursive, "Discard"),
+                _ => continue,
+            };
+            list.push(BlkioEntry {
+                major,
+                minor,
+                op: op.into(),
+                value,
+            });
+        }
+    }
+    Ok(s)
+}
+
+/// The huge page sizes of this machine as cgroup file names use them (`2MB`, `1GB`), from
+/// the `hugepages-2048kB` entries of /sys/kernel/mm/hugepages.
+pub(crate) fn hugepage_sizes(sysfs_dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(sysfs_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let kb: u64 = name
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
+            Some(if kb >= 1 << 20 && kb % (1 << 20) == 0 {
+                format!("{}GB", kb >> 20)
+            } else if kb >= 1 << 10 && kb % (1 << 10) == 0 {
+                format!("{}MB", kb >> 10)
+            } else {
+                format!("{kb}KB")
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Huge page usage of `dir` for each of `sizes` whose files exist.
+fn hugetlb(
+    dir: &Path,
+    sizes: &[String],
+    v2: bool,
+) -> Result<BTreeMap<String, HugetlbStats>, CgroupError> {
+    let mut out = BTreeMap::new();
+    for size in sizes {
+        let p = format!("hugetlb.{size}");
+        let st = if v2 {
+            if !dir.join(format!("{p}.current")).exists() {
+                continue;
+            }
+            HugetlbStats {
+                usage: num(dir, &format!("{p}.current"))?,
+                max: 0,
+                failcnt: keyed(dir, &format!("{p}.events"))?
+                    .get("max")
+                    .copied()
+                    .unwrap_or(0),
+            }
+        } else {
+            if !dir.join(format!("{p}.usage_in_bytes")).exists() {
+                continue;
+            }
+            HugetlbStats {
+                usage: num(dir, &format!("{p}.usage_in_bytes"))?,
+                max: num(dir, &format!("{p}.max_usage_in_bytes"))?,
+                failcnt: num(dir, &format!("{p}.failcnt"))?,
+            }
+        };
+        out.insert(size.clone(), st);
+    }
+    Ok(out)
+}
+
+/// Where the kernel lists the huge page sizes.
+pub(crate) const HUGEPAGES_SYSFS: &str = "/sys/kernel/mm/hugepages";
+
 /// USER_HZ, the unit of v1 `cpuacct.stat` (fixed at 100 on Linux for user space).
 const USER_HZ: u64 = 100;
 
-/// v1 statistics from the cpuacct, cpu, memory and pids directories (any may be missing).
-pub(crate) fn v1(
-    cpuacct: Option<&Path>,
-    cpu: Option<&Path>,
-    memory: Option<&Path>,
-    pids: Option<&Path>,
-) -> Result<Stats, CgroupError> {
+/// The v1 directories statistics are read from (any may be missing).
+pub(crate) struct V1Dirs<'a> {
+    pub cpuacct: Option<&'a Path>,
+    pub cpu: Option<&'a Path>,
+    pub memory: Option<&'a Path>,
+    pub pids: Option<&'a Path>,
+    pub blkio: Option<&'a Path>,
+    pub hugetlb: Option<&'a Path>,
+}
+
+/// v1 statistics; `sizes` are the machine's huge page sizes.
+pub(crate) fn v1(dirs: &V1Dirs<'_>, sizes: &[String]) -> Result<Stats, CgroupError> {
+    let V1Dirs {
+        cpuacct,
+        cpu,
+        memory,
+        pids,
+        blkio,
+        hugetlb: huge,
+    } = *dirs;
     let mut s = Stats::default();
+    if let Some(d) = blkio {
+        s.blkio = blkio_v1(d)?;
+    }
+    if let Some(d) = huge {
+        s.hugetlb = hugetlb(d, sizes, false)?;
+    }
     if let Some(d) = cpuacct {
         s.cpu.usage.total = num(d, "cpuacct.usage")?;
         if let Ok(t) = fs::read(d, "cpuacct.usage_percpu") {
@@ -200,9 +416,11 @@ pub(crate) fn v1(
     Ok(s)
 }
 
-/// v2 statistics of `dir`.
-pub(crate) fn v2(dir: &Path) -> Result<Stats, CgroupError> {
+/// v2 statistics of `dir`; `sizes` are the machine's huge page sizes.
+pub(crate) fn v2(dir: &Path, sizes: &[String]) -> Result<Stats, CgroupError> {
     let mut s = Stats::default();
+    s.blkio = blkio_v2(dir)?;
+    s.hugetlb = hugetlb(dir, sizes, true)?;
     let cpu = keyed(dir, "cpu.stat")?;
     let g = |k: &str| cpu.get(k).copied().unwrap_or(0);
     s.cpu.usage.total = g("usage_usec") * 1000;
@@ -270,7 +488,35 @@ mod tests {
         let pids = t.touch("pids", &[]);
         put(&pids, "pids.current", "3\n");
         put(&pids, "pids.max", "max\n");
-        let s = v1(Some(&acct), Some(&cpu), Some(&mem), Some(&pids)).unwrap();
+        let blk = t.touch("blkio", &[]);
+        put(
+            &blk,
+            "blkio.throttle.io_service_bytes_recursive",
+            "8:0 Read 512\n8:0 Write 1024\nTotal 1536\n",
+        );
+        put(
+            &blk,
+            "blkio.throttle.io_serviced_recursive",
+            "8:0 Read 1\n8:0 Write 2\nTotal 3\n",
+        );
+        let huge = t.touch("hugetlb", &[]);
+        put(&huge, "hugetlb.2MB.usage_in_bytes", "2097152\n");
+        put(&huge, "hugetlb.2MB.max_usage_in_bytes", "4194304\n");
+        put(&huge, "hugetlb.2MB.failcnt", "1\n");
+        let dirs = V1Dirs {
+            cpuacct: Some(&acct),
+            cpu: Some(&cpu),
+            memory: Some(&mem),
+            pids: Some(&pids),
+            blkio: Some(&blk),
+            hugetlb: Some(&huge),
+        };
+        let s = v1(&dirs, &["1GB".to_string(), "2MB".to_string()]).unwrap();
+        assert_eq!(s.blkio.io_service_bytes_recursive.len(), 2);
+        assert_eq!(s.blkio.io_serviced_recursive[1].op, "Write");
+        assert_eq!(s.blkio.io_serviced_recursive[1].value, 2);
+        assert_eq!(s.hugetlb.len(), 1, "no 1GB files: no entry");
+        assert_eq!(s.hugetlb["2MB"].max, 4194304);
         assert_eq!(s.cpu.usage.total, 5000);
         assert_eq!(s.cpu.usage.percpu, vec![3000, 2000]);
         assert_eq!(s.cpu.usage.user, 30_000_000);
@@ -289,6 +535,20 @@ mod tests {
         assert_eq!(j["memory"]["usage"]["failcnt"], 2);
         assert!(j["memory"].get("kernelTCP").is_some());
         assert!(j["pids"].get("limit").is_none());
+    }
+
+    #[test]
+    fn hugepage_size_names() {
+        let t = TempDir::new("st");
+        for n in [
+            "hugepages-2048kB",
+            "hugepages-1048576kB",
+            "hugepages-64kB",
+            "other",
+        ] {
+            t.touch(n, &[]);
+        }
+        assert_eq!(hugepage_sizes(t.path()), ["1GB", "2MB", "64KB"]);
     }
 
     #[test]
@@ -312,7 +572,20 @@ mod tests {
         put(&d, "memory.stat", "anon 5\nfile 9\n");
         put(&d, "pids.current", "2\n");
         put(&d, "pids.max", "50\n");
-        let s = v2(&d).unwrap();
+        put(
+            &d,
+            "io.stat",
+            "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n",
+        );
+        put(&d, "hugetlb.2MB.current", "0\n");
+        put(&d, "hugetlb.2MB.events", "max 3\n");
+        let s = v2(&d, &["2MB".to_string()]).unwrap();
+        let bytes = &s.blkio.io_service_bytes_recursive;
+        assert_eq!((bytes[1].op.as_str(), bytes[1].value), ("Write", 200));
+        assert_eq!(s.blkio.io_serviced_recursive[0].value, 1);
+        assert_eq!(s.hugetlb["2MB"].failcnt, 3);
+        let j = serde_json::to_value(&s).unwrap();
+        assert_eq!(j["blkio"]["ioServiceBytesRecursive"][0]["op"], "Read");
         assert_eq!(s.cpu.usage.total, 7000);
         assert_eq!(s.cpu.usage.kernel, 2000);
         assert_eq!(s.cpu.throttling.periods, 3);

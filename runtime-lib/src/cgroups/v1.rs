@@ -202,11 +202,17 @@ impl Manager for V1Manager {
     }
 
     fn stats(&self) -> Result<stats::Stats, CgroupError> {
+        let dirs = stats::V1Dirs {
+            cpuacct: self.dir("cpuacct"),
+            cpu: self.dir("cpu"),
+            memory: self.dir("memory"),
+            pids: self.dir("pids"),
+            blkio: self.dir("blkio"),
+            hugetlb: self.dir("hugetlb"),
+        };
         stats::v1(
-            self.dir("cpuacct"),
-            self.dir("cpu"),
-            self.dir("memory"),
-            self.dir("pids"),
+            &dirs,
+            &stats::hugepage_sizes(Path::new(stats::HUGEPAGES_SYSFS)),
         )
     }
 

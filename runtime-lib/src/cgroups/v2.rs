@@ -166,7 +166,10 @@ impl Manager for V2Manager {
     }
 
     fn stats(&self) -> Result<stats::Stats, CgroupError> {
-        stats::v2(self.dir()?)
+        stats::v2(
+            self.dir()?,
+            &stats::hugepage_sizes(Path::new(stats::HUGEPAGES_SYSFS)),
+        )
     }
 
     fn oom_kills(&self) -> Result<u64, CgroupError> {
