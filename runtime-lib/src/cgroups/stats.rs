@@ -418,9 +418,11 @@ pub(crate) fn v1(dirs: &V1Dirs<'_>, sizes: &[String]) -> Result<Stats, CgroupErr
 
 /// v2 statistics of `dir`; `sizes` are the machine's huge page sizes.
 pub(crate) fn v2(dir: &Path, sizes: &[String]) -> Result<Stats, CgroupError> {
-    let mut s = Stats::default();
-    s.blkio = blkio_v2(dir)?;
-    s.hugetlb = hugetlb(dir, sizes, true)?;
+    let mut s = Stats {
+        blkio: blkio_v2(dir)?,
+        hugetlb: hugetlb(dir, sizes, true)?,
+        ..Stats::default()
+    };
     let cpu = keyed(dir, "cpu.stat")?;
     let g = |k: &str| cpu.get(k).copied().unwrap_or(0);
     s.cpu.usage.total = g("usage_usec") * 1000;
