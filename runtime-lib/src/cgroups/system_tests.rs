@@ -614,8 +614,10 @@ fn v2_unified_keys() {
     let mut g = Guard::new();
     let parent = mount.join(unique("v2uni"));
     std::fs::create_dir(&parent).unwrap();
-    g.extra_dirs.push(parent.clone());
-    let dir = parent.join("c1");
+    // Intermediate levels the manager creates (and, like runc, leaves at destroy).
+    g.extra_dirs
+        .extend([parent.clone(), parent.join("a"), parent.join("a/b")]);
+    let dir = parent.join("a/b/c1");
     let cfg = CgroupConfig {
         path: "/c1".into(),
         unified: true,
@@ -645,4 +647,6 @@ fn v2_unified_keys() {
         );
     }
     m.destroy().unwrap();
+    assert!(!dir.exists());
+    assert!(parent.join("a/b").is_dir());
 }

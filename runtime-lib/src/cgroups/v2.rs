@@ -226,6 +226,7 @@ pub(crate) fn create_dirs(root: &Path, dir: &Path) -> Result<(), CgroupError> {
             enable_controllers(&cur)?;
             cur.push(comp);
             created.extend(fs::mkdir_p(&cur)?);
+            check_type(&cur)?;
         }
         Ok(())
     })();
@@ -235,6 +236,20 @@ pub(crate) fn create_dirs(root: &Path, dir: &Path) -> Result<(), CgroupError> {
         }
     }
     res
+}
+
+/// A cgroup below a parent that has processes of its own (or below a threaded subtree) is
+/// "domain invalid": no process can join it and no domain controller works there. Say so
+/// instead of failing later at `cgroup.procs` with a bare EOPNOTSUPP.
+fn check_type(dir: &Path) -> Result<(), CgroupError> {
+    match fs::read(dir, "cgroup.type") {
+        Ok(t) if t.trim() == "domain invalid" => Err(CgroupError::Unsupported(format!(
+            "cgroup v2: {} is \"domain invalid\" (its parent has processes of its own, or \
+             is threaded); choose another linux.cgroupsPath",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
@@ -571,6 +586,16 @@ mod tests {
         assert_eq!(read(&mid, "cgroup.subtree_control"), "+cpu +memory");
         assert!(root.join("husk/c1").is_dir());
         assert!(!root.join("husk/c1/cgroup.subtree_control").exists());
+    }
+
+    #[test]
+    fn domain_invalid_is_refused_clearly() {
+        let t = TempDir::new("v2");
+        let root = t.touch("", &["cgroup.controllers", "cgroup.subtree_control"]);
+        let leaf = t.touch("c1", &["cgroup.type"]);
+        std::fs::write(leaf.join("cgroup.type"), "domain invalid\n").unwrap();
+        let e = create_dirs(&root, &leaf).unwrap_err().to_string();
+        assert!(e.contains("\"domain invalid\""), "{e}");
     }
 
     #[test]
