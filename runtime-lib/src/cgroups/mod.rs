@@ -18,12 +18,21 @@
 //! new_manager(path, id, systemd)        resolve; reads /proc/self/{mountinfo,cgroup}, creates nothing
 //! manager.check_resources(resources)    validate() + what this host cannot honour; warnings to log
 //! manager.create()                      mkdir (v1: every hierarchy; v2: enable controllers above)
-//! manager.apply_resources(resources)    write the limits
+//! manager.apply_resources(resources)    write the limits; ALWAYS call it, with
+//!                                       `&LinuxResources::default()` when the config has none:
+//!                                       it installs the device allow-list (deny all but runc's
+//!                                       default devices), as runc does
 //! manager.clone_into_fd()               v2: clone3(CLONE_INTO_CGROUP) with it
 //!   or manager.add_process(pid)         v1 (or v2 without clone3): move the child in
 //! ...                                   store manager.config() in the state
 //! from_config(&state.cgroup).destroy()  at delete, after every process is dead
 //! ```
+//!
+//! Later operations on a stored [`CgroupConfig`] (through [`from_config`]): `pids()` for
+//! `ps`/`kill --all`, `freeze()`/`thaw()`/`is_frozen()` for `pause`/`resume`/status,
+//! `stats()`/`oom_kills()` for `events`, and for `update`:
+//! `apply_resources(&merge_resources(&current, &update))` (the full set: v1 and v2 write every
+//! field again; the device list is written only where it changed).
 //!
 //! Hybrid hosts (v1 controllers plus a cgroup2 mount at `/sys/fs/cgroup/unified`) are driven as
 //! cgroup v1, like runc does.
