@@ -144,19 +144,11 @@ fn cpu(c: &LinuxCpu) -> Result<(), CgroupError> {
             ));
         }
     }
-    if let Some(b) = c.burst().filter(|&b| b != 0) {
-        match c.quota() {
-            Some(q) if q > 0 => {
-                if b > q as u64 {
-                    return Err(invalid("cpu.burst", format!("{b} exceeds cpu.quota {q}")));
-                }
-            }
-            _ => {
-                return Err(invalid(
-                    "cpu.burst",
-                    "a burst needs a cpu quota (linux.resources.cpu.quota)",
-                ))
-            }
+    // The kernel refuses a burst above a set quota (EINVAL); with no quota in this config the
+    // cgroup's current quota decides, so only the kernel can check.
+    if let (Some(b), Some(q)) = (c.burst().filter(|&b| b != 0), c.quota().filter(|&q| q > 0)) {
+        if b > q as u64 {
+            return Err(invalid("cpu.burst", format!("{b} exceeds cpu.quota {q}")));
         }
     }
     if let Some(i) = c.idle() {
@@ -297,7 +289,10 @@ mod tests {
             (cpu(LinuxCpuBuilder::default().quota(-5)), "cpu.quota"),
             (cpu(LinuxCpuBuilder::default().quota(10)), "cpu.quota"),
             (cpu(LinuxCpuBuilder::default().period(10u64)), "cpu.period"),
-            (cpu(LinuxCpuBuilder::default().burst(10u64)), "cpu.burst"),
+            (
+                cpu(LinuxCpuBuilder::default().quota(5000).burst(10_000u64)),
+                "cpu.burst",
+            ),
             (cpu(LinuxCpuBuilder::default().idle(2)), "cpu.idle"),
             (
                 cpu(LinuxCpuBuilder::default().realtime_runtime(-3)),
