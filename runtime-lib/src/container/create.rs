@@ -84,6 +84,13 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
     let manager = cgroups::new_manager(cgroups_path.as_deref(), &b.id, false)?;
+    // Always applied, even without `linux.resources`: it installs the device allow-list
+    // (deny all, then runc's default devices).
+    let resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut warnings = plan.warnings.clone();
+    warnings.extend(manager.check_resources(&resources)?);
 
     if !dir.create()? {
         return Err(Error::AlreadyExists(b.id.clone()));
@@ -113,9 +120,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
 
     manager.create()?;
     undo.cgroup = Some(cgroups::from_config(&manager.config()));
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        manager.apply_resources(r)?;
-    }
+    manager.apply_resources(&resources)?;
 
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
