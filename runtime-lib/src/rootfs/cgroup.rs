@@ -105,25 +105,24 @@ pub(crate) struct V1Entry {
     pub name: String,
     /// Controllers (`cpu`, `cpuacct`, or `name=systemd`), the mount data with a cgroupns.
     pub controllers: Vec<String>,
-    /// The host directory of the container's own cgroup in it, for the bind without cgroupns.
-    pub own_dir: PathBuf,
+    /// The host directory of the container's own cgroup in it, for the bind without cgroupns
+    /// (`None` when asked not to look: in a cgroup namespace, where paths are relative to it).
+    pub own_dir: Option<PathBuf>,
 }
 
-/// Pure: the v1 hierarchies of the host and where the container's cgroup is in each.
+/// Pure: the v1 hierarchies of the host and, given the process's cgroups, where the
+/// container's cgroup is in each.
 pub(crate) fn v1_entries(
     mounts: &[MountInfo],
-    cgroups: &[CgroupLine],
+    cgroups: Option<&[CgroupLine]>,
 ) -> Result<Vec<V1Entry>, String> {
     let mut out: Vec<V1Entry> = Vec::new();
     for m in mounts.iter().filter(|m| m.fstype == "cgroup") {
         let controllers = v1_controllers(m);
-        let Some(name) = m
-            .mount_point
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-        else {
+        let Some(name) = m.mount_point.file_name() else {
             continue;
         };
+        let name = name.to_string_lossy().into_owned();
         // The same hierarchy mounted twice: show it once.
         if out
             .iter()
@@ -131,44 +130,62 @@ pub(crate) fn v1_entries(
         {
             continue;
         }
-        let line = cgroups
-            .iter()
-            .find(|l| {
-                let mut a = l.controllers.clone();
-                let mut b = controllers.clone();
-                a.sort();
-                b.sort();
-                a == b
-            })
-            .ok_or_else(|| {
-                format!(
-                    "no line for cgroup hierarchy {} in /proc/self/cgroup",
-                    controllers.join(",")
-                )
-            })?;
-        // The mount may show a subtree of the hierarchy (m.root): the cgroup path is relative
-        // to the hierarchy's root.
-        let rel = line.path.strip_prefix(&m.root).map_err(|_| {
-            format!(
-                "cgroup {:?} is outside the {:?} mount of hierarchy {}",
-                line.path,
-                m.mount_point,
-                controllers.join(",")
-            )
-        })?;
+        let own_dir = match cgroups {
+            Some(cgroups) => Some(own_dir(m, &controllers, cgroups)?),
+            None => None,
+        };
         out.push(V1Entry {
             name,
             controllers,
-            own_dir: m.mount_point.join(rel),
+            own_dir,
         });
     }
     Ok(out)
 }
 
+fn own_dir(
+    m: &MountInfo,
+    controllers: &[String],
+    cgroups: &[CgroupLine],
+) -> Result<PathBuf, String> {
+    let mut want = controllers.to_vec();
+    want.sort();
+    let line = cgroups
+        .iter()
+        .find(|l| {
+            let mut have = l.controllers.clone();
+            have.sort();
+            have == want
+        })
+        .ok_or_else(|| {
+            format!(
+                "no line for cgroup hierarchy {} in /proc/self/cgroup",
+                controllers.join(",")
+            )
+        })?;
+    // The mount may show a subtree of the hierarchy (its root field): the cgroup path is
+    // relative to the hierarchy's root.
+    let rel = line.path.strip_prefix(&m.root).map_err(|_| {
+        format!(
+            "cgroup {:?} is outside the {:?} mount of hierarchy {}",
+            line.path,
+            m.mount_point,
+            controllers.join(",")
+        )
+    })?;
+    Ok(m.mount_point.join(rel))
+}
+
 fn mount_v1(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsError> {
+    // In a cgroup namespace the hierarchies are mounted afresh (rooted at the namespace's
+    // root) and the process's own paths are not needed.
+    let cgroups = match ctx.opts.new_cgroupns {
+        true => None,
+        false => Some(parse_proc_cgroup(&read("/proc/self/cgroup")?)),
+    };
     let entries = v1_entries(
         &parse_mountinfo(&read("/proc/self/mountinfo")?),
-        &parse_proc_cgroup(&read("/proc/self/cgroup")?),
+        cgroups.as_deref(),
     )
     .map_err(RootfsError::Unsafe)?;
     // The tmpfs that holds the hierarchies: runc's flags and mode, the config's propagation.
@@ -203,8 +220,8 @@ fn mount_v1(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsEr
                 flags,
                 Some(&data),
             )?;
-        } else {
-            mount_bind(ctx, &e.own_dir, &sub, &bind_options(o))?;
+        } else if let Some(own) = &e.own_dir {
+            mount_bind(ctx, own, &sub, &bind_options(o))?;
         }
         if e.controllers.len() > 1 {
             for c in &e.controllers {
@@ -247,14 +264,29 @@ mod tests {
         );
         let cg =
             parse_proc_cgroup("5:cpuacct,cpu:/c1\n4:memory:/sub/c1\n1:name=systemd:/s/c1\n0::/u\n");
-        let e = v1_entries(&mi, &cg).unwrap();
+        let e = v1_entries(&mi, Some(&cg)).unwrap();
         assert_eq!(e.len(), 3);
         assert_eq!(e[0].name, "cpu,cpuacct");
-        assert_eq!(e[0].own_dir, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/c1"));
+        assert_eq!(
+            e[0].own_dir,
+            Some(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/c1"))
+        );
         assert_eq!(e[1].controllers, vec!["name=systemd"]);
-        assert_eq!(e[1].own_dir, PathBuf::from("/sys/fs/cgroup/systemd/s/c1"));
-        assert_eq!(e[2].own_dir, PathBuf::from("/sys/fs/cgroup/memory/c1"));
+        assert_eq!(
+            e[1].own_dir,
+            Some(PathBuf::from("/sys/fs/cgroup/systemd/s/c1"))
+        );
+        assert_eq!(
+            e[2].own_dir,
+            Some(PathBuf::from("/sys/fs/cgroup/memory/c1"))
+        );
         let bad = parse_proc_cgroup("5:cpu,cpuacct:/c1\n");
-        assert!(v1_entries(&mi, &bad).unwrap_err().contains("name=systemd"));
+        assert!(v1_entries(&mi, Some(&bad))
+            .unwrap_err()
+            .contains("name=systemd"));
+        // in a cgroup namespace the own paths are not needed (nor meaningful)
+        let e = v1_entries(&mi, None).unwrap();
+        assert_eq!(e.len(), 3);
+        assert!(e.iter().all(|e| e.own_dir.is_none()));
     }
 }

@@ -9,6 +9,8 @@ pub(crate) struct MountInfo {
     pub root: PathBuf,
     /// Where it is mounted, relative to the reading process's root (field 5).
     pub mount_point: PathBuf,
+    /// Per-mount options (`rw,nosuid,relatime`).
+    pub options: Vec<String>,
     /// Optional fields (`shared:N`, `master:N`, ...).
     pub optional: Vec<String>,
     /// Filesystem type.
@@ -61,6 +63,7 @@ fn parse_line(line: &str) -> Option<MountInfo> {
     Some(MountInfo {
         root: PathBuf::from(unescape(f[3])),
         mount_point: PathBuf::from(unescape(f[4])),
+        options: f[5].split(',').map(|s| s.to_string()).collect(),
         optional: f[6..].iter().map(|s| s.to_string()).collect(),
         fstype: r[0].to_string(),
         super_options: r[2].split(',').map(|s| s.to_string()).collect(),

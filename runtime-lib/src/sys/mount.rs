@@ -101,3 +101,22 @@ pub(crate) fn mount_setattr(
     };
     unit_result(ret)
 }
+
+/// Test support: `fork()` the test process, for tests that must change namespaces, mounts
+/// and the root without touching the test runner itself.
+#[cfg(test)]
+pub(crate) fn fork_for_test() -> Result<nix::unistd::ForkResult, Errno> {
+    // SAFETY: the child of a multi-threaded test runner may only rely on what fork keeps
+    // consistent: glibc's fork resets malloc's locks, and the rootfs test children never take
+    // locks other test threads may hold (no stdio; results go back through a socket) and end
+    // with `_exit`, never returning into the runner.
+    unsafe { nix::unistd::fork() }
+}
+
+/// Test support: leave a forked test child at once, without running the test runner's
+/// atexit handlers or flushing its stdio (which other threads may have held at fork time).
+#[cfg(test)]
+pub(crate) fn exit_child(code: i32) -> ! {
+    // SAFETY: _exit(2) takes a plain integer and never returns; it touches no user-space state.
+    unsafe { libc::_exit(code) }
+}
