@@ -111,6 +111,19 @@ fn in_child<F>(flags: CloneFlags, f: F) -> Result<(), String>
 where
     F: FnOnce() -> Result<(), String>,
 {
+    in_child_with(flags, || Ok(()), f)
+}
+
+/// [`in_child`], running `after_unshare` in the child right after `unshare` (to write id
+/// maps) and before the pid-1 grandchild is forked.
+fn in_child_with<F>(
+    flags: CloneFlags,
+    after_unshare: fn() -> Result<(), String>,
+    f: F,
+) -> Result<(), String>
+where
+    F: FnOnce() -> Result<(), String>,
+{
     let (mut rd, mut wr) = UnixStream::pair().unwrap();
     match fork_for_test().expect("fork") {
         ForkResult::Child => {
@@ -119,6 +132,7 @@ where
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
                     unshare(flags | CloneFlags::CLONE_NEWNS)
                         .map_err(|e| format!("unshare: {e}"))?;
+                    after_unshare()?;
                     if !flags.contains(CloneFlags::CLONE_NEWPID) {
                         return f();
                     }
@@ -796,4 +810,80 @@ fn trusted_procfs_is_a_procfs_root() {
     assert!(open_in_procfs(&proc, "self/fd/0", OFlag::O_RDONLY).is_err());
     assert!(open_in_procfs(&proc, "../etc/passwd", OFlag::O_RDONLY).is_err());
     assert!(open_in_procfs(&proc, "/etc/passwd", OFlag::O_RDONLY).is_err());
+}
+
+/// Map the child's root to the host's root (the single mapping a process may write for
+/// itself), so a user namespace can be tested without a helper parent.
+fn map_root_to_root() -> Result<(), String> {
+    std::fs::write("/proc/self/uid_map", "0 0 1").map_err(|e| format!("uid_map: {e}"))?;
+    std::fs::write("/proc/self/setgroups", "deny").map_err(|e| format!("setgroups: {e}"))?;
+    std::fs::write("/proc/self/gid_map", "0 0 1").map_err(|e| format!("gid_map: {e}"))
+}
+
+/// In a user namespace: devices are bind-mounted from the host, sysfs falls back to a bind of
+/// the host's /sys (EPERM without a network namespace), and read-only remounts keep the
+/// flags the kernel locks.
+#[test]
+fn user_namespace_binds_devices_and_keeps_locked_flags() {
+    if !root_or_skip() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let b = Bundle::new("userns");
+    let s = spec(
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true},
+        "mounts":[
+          {"destination":"/proc","type":"proc","options":["nosuid","noexec","nodev"]},
+          {"destination":"/dev","type":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+          {"destination":"/sys","type":"sysfs","options":["nosuid","noexec","nodev","ro"]},
+          {"destination":"/dev/pts","type":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]},
+          {"destination":"/dev/mqueue","type":"mqueue","options":["nosuid","noexec","nodev"]},
+          {"destination":"/sys/fs/cgroup","type":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}
+        ],
+        "linux":{"maskedPaths":["/proc/timer_list","/sys/firmware"],"readonlyPaths":["/proc/sys"]}}"#,
+    );
+    let rootfs = b.rootfs();
+    let opts = RootfsOptions {
+        spec: &s,
+        rootfs: &rootfs,
+        bundle: &b.dir,
+        no_pivot: false,
+        new_userns: true,
+        new_cgroupns: false,
+    };
+    let flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
+    let res = in_child_with(flags, map_root_to_root, || {
+        setup_and_finalize(&opts)?;
+        let null = std::fs::metadata("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+        ensure!(
+            null.file_type().is_char_device() && null.rdev() == nix::sys::stat::makedev(1, 3),
+            "/dev/null"
+        );
+        let all = mounts_inside();
+        ensure!(
+            mount_at_path(&all, "/dev/null").is_ok(),
+            "/dev/null is not a bind mount"
+        );
+        let sys = mount_at_path(&all, "/sys")?;
+        ensure!(
+            sys.fstype == "sysfs" && has_opt(&sys, "ro"),
+            "/sys: {sys:?}"
+        );
+        erofs("/proc/sys/kernel/hostname")?;
+        let m = mount_at_path(&all, "/proc/sys")?;
+        ensure!(
+            has_opt(&m, "nosuid") && has_opt(&m, "noexec") && has_opt(&m, "nodev"),
+            "locked flags lost: {m:?}"
+        );
+        ensure!(
+            std::fs::read("/proc/timer_list")
+                .map_err(|e| format!("timer_list: {e}"))?
+                .is_empty(),
+            "timer_list"
+        );
+        erofs("/newfile")?;
+        Ok(())
+    });
+    assert_eq!(b.host_mounts(), Vec::<PathBuf>::new());
+    res.unwrap();
 }
