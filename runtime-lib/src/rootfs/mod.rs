@@ -31,7 +31,7 @@
 //! ## Layout
 //!
 //! - `options`: mount option parsing (pure); `validate`: config checks (pure);
-//! - `resolver`: [`Root`], the fd-based path resolver;
+//! - `resolver`: `Root`, the fd-based path resolver;
 //! - `mounts` (+ `cgroup`, `copy`): one function per mount type; `devices`: `/dev`;
 //! - `pivot`: propagation, the rootfs self-bind, `pivot_root` / `MS_MOVE`;
 //! - `paths`: read-only and masked paths; `procfs`: the trusted procfs handle.

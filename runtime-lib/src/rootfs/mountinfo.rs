@@ -120,6 +120,7 @@ pub(crate) fn v1_controllers(m: &MountInfo) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const SAMPLE: &str = "\
 22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -158,7 +159,7 @@ mod tests {
     #[test]
     fn the_real_files_parse() {
         let m = parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap());
-        assert!(m.iter().any(|m| m.mount_point == PathBuf::from("/")));
+        assert!(m.iter().any(|m| m.mount_point == Path::new("/")));
         let c = parse_proc_cgroup(&std::fs::read_to_string("/proc/self/cgroup").unwrap());
         assert!(!c.is_empty());
     }
