@@ -56,38 +56,52 @@ pub(crate) fn mount_cgroup(
     mount_v1(ctx, dest, o)
 }
 
-fn mount_v2(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsError> {
+pub(crate) fn mount_v2(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsError> {
     let target = ctx.root.mkdir_all(dest, 0o755)?;
     let data = o.data_string();
+    let source = Some(Path::new("cgroup2"));
     match mount_at(
-        Some(Path::new("cgroup2")),
+        source,
         target.as_fd(),
         dest,
         Some("cgroup2"),
         o.flags,
         data.as_deref(),
     ) {
+        // A user namespace without its own cgroup namespace may not mount cgroup2: show the
+        // container's own cgroup directory instead (runc does the same).
         Err(e) if e.errno() == Some(libc::EPERM) && !ctx.opts.new_cgroupns => {
-            let own = parse_proc_cgroup(&read("/proc/self/cgroup")?)
-                .into_iter()
-                .find(|l| l.controllers.is_empty())
-                .map(|l| l.path)
-                .unwrap_or_else(|| PathBuf::from("/"));
-            let src = Path::new("/sys/fs/cgroup").join(own.strip_prefix("/").unwrap_or(&own));
+            let mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
+            let cgroups = parse_proc_cgroup(&read("/proc/self/cgroup")?);
+            let src = v2_own_dir(&mounts, &cgroups).ok_or_else(|| {
+                RootfsError::Unsafe("no cgroup2 mount holds this process's cgroup".into())
+            })?;
             mount_bind(ctx, &src, dest, &bind_options(o))
         }
         Err(e) => Err(e),
         Ok(()) => {
             if !o.propagation.is_empty() {
-                propagate(
-                    ctx.root.open_path(dest, nix::fcntl::OFlag::O_PATH)?.as_fd(),
-                    dest,
-                    &o.propagation,
-                )?;
+                let top = ctx.root.open_path(dest, nix::fcntl::OFlag::O_PATH)?;
+                propagate(top.as_fd(), dest, &o.propagation)?;
             }
             Ok(())
         }
     }
+}
+
+/// Pure: the host directory of the process's cgroup v2 cgroup (the `0::` line), under the
+/// first cgroup2 mount that contains it (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a
+/// hybrid host).
+pub(crate) fn v2_own_dir(mounts: &[MountInfo], cgroups: &[CgroupLine]) -> Option<PathBuf> {
+    let own = &cgroups.iter().find(|l| l.controllers.is_empty())?.path;
+    mounts
+        .iter()
+        .filter(|m| m.fstype == "cgroup2")
+        .find_map(|m| {
+            own.strip_prefix(&m.root)
+                .ok()
+                .map(|rel| m.mount_point.join(rel))
+        })
 }
 
 fn bind_options(o: &MountOptions) -> MountOptions {
@@ -251,6 +265,22 @@ fn mount_v1(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v2_own_dir_under_the_cgroup2_mount() {
+        let mi = parse_mountinfo(
+            "35 30 0:31 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw,nsdelegate
+36 30 0:32 /a /mnt/sub rw - cgroup2 cgroup2 rw
+",
+        );
+        let cg = parse_proc_cgroup("4:memory:/x\n0::/a/b\n");
+        assert_eq!(
+            v2_own_dir(&mi, &cg),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/a/b"))
+        );
+        assert_eq!(v2_own_dir(&mi[1..], &cg), Some(PathBuf::from("/mnt/sub/b")));
+        assert_eq!(v2_own_dir(&mi, &parse_proc_cgroup("4:memory:/x\n")), None);
+    }
 
     #[test]
     fn v1_entries_follow_runc() {

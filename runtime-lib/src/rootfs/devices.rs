@@ -269,6 +269,40 @@ fn bind_device(parent: &OwnedFd, name: &OsStr, d: &Device) -> Result<(), RootfsE
     )
 }
 
+/// After the switch into the new root: stdio descriptors that are the host's `/dev/null` are
+/// reopened on the container's (runc's `reOpenDevNull`). An open file of the host's node
+/// would let the container `chmod`/`chown` the host's `/dev/null` through `/proc/self/fd/N`.
+pub(crate) fn reopen_dev_null(root: &Root) -> Result<(), RootfsError> {
+    let null = root.open_path(Path::new("/dev/null"), OFlag::O_RDWR | OFlag::O_NOFOLLOW)?;
+    let nst = fstat(null.as_fd()).map_err(|e| sys_err("fstat(\"/dev/null\")".into(), e))?;
+    let is_null = |st: &nix::sys::stat::FileStat| {
+        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
+            && st.st_rdev == makedev(1, 3)
+    };
+    if !is_null(&nst) {
+        return Err(RootfsError::Unsafe(
+            "/dev/null in the container is not the null device (char 1:3)".into(),
+        ));
+    }
+    for n in 0..3 {
+        let st = match n {
+            0 => fstat(std::io::stdin()),
+            1 => fstat(std::io::stdout()),
+            _ => fstat(std::io::stderr()),
+        };
+        let Ok(st) = st else { continue };
+        if is_null(&st) && (st.st_dev, st.st_ino) != (nst.st_dev, nst.st_ino) {
+            let r = match n {
+                0 => nix::unistd::dup2_stdin(&null),
+                1 => nix::unistd::dup2_stdout(&null),
+                _ => nix::unistd::dup2_stderr(&null),
+            };
+            r.map_err(|e| sys_err(format!("dup2(</dev/null>, {n})"), e))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -217,7 +217,8 @@ where
         })?;
         mounts::mount_entry(&ctx, m, &parsed).map_err(|e| e.context(format!("mounts[{i}]")))?;
     }
-    if devices::needs_setup_dev(spec) {
+    let setup_dev = devices::needs_setup_dev(spec);
+    if setup_dev {
         devices::setup_dev(&root, spec, opts.new_userns).map_err(|e| e.context("/dev"))?;
     }
     if let Some(cwd) = spec.process().as_ref().map(|p| p.cwd()) {
@@ -230,6 +231,10 @@ where
         pivot::move_root(&root)?;
     } else {
         pivot::pivot(&root)?;
+    }
+    if setup_dev {
+        devices::reopen_dev_null(&Root::open(Path::new("/"))?)
+            .map_err(|e| e.context("/dev/null"))?;
     }
     if let Some(p) = propagation {
         pivot::set_root_propagation(p)?;
