@@ -77,6 +77,25 @@ impl Drop for Bundle {
     }
 }
 
+/// A shared bind mount of a directory onto itself on the host, undone on drop.
+struct SharedBind(PathBuf);
+impl SharedBind {
+    fn new(dir: &Path) -> SharedBind {
+        use nix::mount::{mount, MsFlags};
+        let none: Option<&str> = None;
+        mount(Some(dir), dir, none, MsFlags::MS_BIND, none).expect("bind bundle");
+        let guard = SharedBind(dir.to_path_buf());
+        mount(none, dir, none, MsFlags::MS_SHARED, none).expect("make bundle shared");
+        guard
+    }
+}
+impl Drop for SharedBind {
+    fn drop(&mut self) {
+        // MNT_DETACH also takes along anything that leaked onto it
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 /// A temporary host directory that must stay empty.
 struct HostDir(PathBuf);
 impl HostDir {
@@ -261,7 +280,8 @@ fn full_config_mounts_devices_masks_from_inside() {
           {{"destination":"/dev/shm","type":"bind","source":"userdata/shm","options":["bind","rprivate","nosuid","noexec","nodev"]}},
           {{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["rprivate","nosuid","noexec","nodev","relatime","ro"]}},
           {{"destination":"/etc/copy","type":"tmpfs","source":"tmpfs","options":["tmpcopyup","mode=755"]}},
-          {{"destination":"/ro","source":"{rodir}","options":["rbind","ro","nosuid"]}},
+          {{"destination":"/ro","source":"{rodir}","options":["rbind","ro","nosuid","noatime"]}},
+          {{"destination":"/rro","source":"{rodir}","options":["rbind","rro","rnoexec"]}},
           {{"destination":"/run","type":"tmpfs","options":["nosuid","nodev","mode=700"]}}
         ],
         "linux":{{
@@ -388,7 +408,13 @@ fn full_config_mounts_devices_masks_from_inside() {
             "tmpcopyup symlink"
         );
         let m = mount_at_path(&all, "/ro")?;
-        ensure!(has_opt(&m, "ro") && has_opt(&m, "nosuid"), "/ro: {m:?}");
+        ensure!(
+            has_opt(&m, "ro") && has_opt(&m, "nosuid") && has_opt(&m, "noatime"),
+            "/ro: {m:?}"
+        );
+        let m = mount_at_path(&all, "/rro")?;
+        ensure!(has_opt(&m, "ro") && has_opt(&m, "noexec"), "/rro: {m:?}");
+        erofs("/rro/new")?;
         ensure!(
             std::fs::read_to_string("/ro/file").ok().as_deref() == Some("ro"),
             "/ro/file"
@@ -963,4 +989,70 @@ fn cgroup2_in_a_user_namespace_falls_back_to_a_bind() {
     });
     assert_eq!(b.host_mounts(), Vec::<PathBuf>::new());
     res.unwrap();
+}
+
+/// `rootfsPropagation: rshared` makes the container's `/` a shared mount, yet nothing husk
+/// mounts during setup may propagate back to the host (the rootfs's parent is made private
+/// before the rootfs bind, like runc); `rprivate` leaves it, and every mount under it, in no
+/// peer group.
+#[test]
+fn root_propagation() {
+    if !root_or_skip() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for (prop, want_shared, data_shared) in [
+        ("rshared", true, true),
+        ("rprivate", false, false),
+        ("shared", true, true),
+        ("", false, true),
+    ] {
+        let b = Bundle::new(&format!("prop-{prop}"));
+        // Put the bundle on a shared host mount, so that a mount propagating from the
+        // container's namespace would show up on the host.
+        let _shared = SharedBind::new(&b.dir);
+        let s = spec(&format!(
+            r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},
+            "mounts":[{{"destination":"/proc","type":"proc"}},{{"destination":"/dev","type":"tmpfs"}},
+                      {{"destination":"/data","type":"tmpfs","options":["rshared"]}}],
+            "linux":{{"rootfsPropagation":"{prop}"}}}}"#
+        ));
+        let rootfs = b.rootfs();
+        let opts = RootfsOptions {
+            spec: &s,
+            rootfs: &rootfs,
+            bundle: &b.dir,
+            no_pivot: false,
+            new_userns: false,
+            new_cgroupns: false,
+        };
+        let res = in_child(CloneFlags::CLONE_NEWPID, || {
+            setup_and_finalize(&opts)?;
+            let all = mounts_inside();
+            let root = mount_at_path(&all, "/")?;
+            let shared = root.optional.iter().any(|o| o.starts_with("shared:"));
+            ensure!(shared == want_shared, "{prop}: / is {:?}", root.optional);
+            // rootfsPropagation, when set, is applied to / recursively after the switch (runc
+            // too): rprivate overrides /data's own rshared
+            let data = mount_at_path(&all, "/data")?;
+            let is_shared = data.optional.iter().any(|o| o.starts_with("shared:"));
+            ensure!(
+                is_shared == data_shared,
+                "{prop}: /data is {:?}",
+                data.optional
+            );
+            Ok(())
+        });
+        let leaked: Vec<_> = b
+            .host_mounts()
+            .into_iter()
+            .filter(|p| p != &b.dir)
+            .collect();
+        assert_eq!(
+            leaked,
+            Vec::<PathBuf>::new(),
+            "{prop}: mounts leaked to the host"
+        );
+        res.unwrap_or_else(|e| panic!("{prop}: {e}"));
+    }
 }
