@@ -289,41 +289,51 @@ fn refuse_symlinked_dirs(rootfs: &Path) -> Result<(), RootfsError> {
 
 /// Read-only paths, masked paths and `root.readonly`, applied after [`setup`] (and after the
 /// sysctls are written, since `/proc/sys` is usually read-only). Runs in the container
-/// process after [`setup`] returned (its `/` is the container's root, its `/proc` the
-/// container's procfs).
+/// process after [`setup`] returned (its `/` is the container's root). When there is anything
+/// to do, the container's `/proc` must be a procfs (the `proc` mount of the config): mounts
+/// are made onto `/proc/self/fd/N`.
 ///
 /// # Errors
 /// The failing path, with the system call and errno.
 pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
     let spec = opts.spec;
-    require_proc()?;
-    let root = Root::open(Path::new("/"))?;
-    if let Some(linux) = spec.linux() {
-        for (i, p) in linux.readonly_paths().iter().flatten().enumerate() {
-            paths::readonly_path(&root, Path::new(p))
-                .map_err(|e| e.context(format!("linux.readonlyPaths[{i}]")))?;
-        }
-        let mut null = None;
-        for (i, p) in linux.masked_paths().iter().flatten().enumerate() {
-            paths::mask_path(&root, &mut null, Path::new(p))
-                .map_err(|e| e.context(format!("linux.maskedPaths[{i}]")))?;
-        }
-    }
+    let linux = spec.linux().as_ref();
+    let readonly = linux
+        .and_then(|l| l.readonly_paths().clone())
+        .unwrap_or_default();
+    let masked = linux
+        .and_then(|l| l.masked_paths().clone())
+        .unwrap_or_default();
     let dev_ro = spec.mounts().iter().flatten().any(|m| {
         let o = m.options().clone().unwrap_or_default();
         validate::clean_in_root(m.destination()) == Path::new("/dev")
             && parse_mount_options(m.typ().as_deref(), &o)
                 .is_ok_and(|o| o.kind == MountKind::Tmpfs && o.flags.contains(MsFlags::MS_RDONLY))
     });
-    if dev_ro {
-        paths::remount_readonly(&root, Path::new("/dev")).map_err(|e| e.context("/dev"))?;
-    }
-    if spec
+    let root_ro = spec
         .root()
         .as_ref()
         .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
+        .unwrap_or(false);
+    if readonly.is_empty() && masked.is_empty() && !dev_ro && !root_ro {
+        return Ok(());
+    }
+    // Everything below mounts through /proc/self/fd: the container must have its procfs.
+    require_proc()?;
+    let root = Root::open(Path::new("/"))?;
+    for (i, p) in readonly.iter().enumerate() {
+        paths::readonly_path(&root, Path::new(p))
+            .map_err(|e| e.context(format!("linux.readonlyPaths[{i}]")))?;
+    }
+    let mut null = None;
+    for (i, p) in masked.iter().enumerate() {
+        paths::mask_path(&root, &mut null, Path::new(p))
+            .map_err(|e| e.context(format!("linux.maskedPaths[{i}]")))?;
+    }
+    if dev_ro {
+        paths::remount_readonly(&root, Path::new("/dev")).map_err(|e| e.context("/dev"))?;
+    }
+    if root_ro {
         paths::remount_readonly(&root, Path::new("/")).map_err(|e| e.context("root.readonly"))?;
     }
     Ok(())

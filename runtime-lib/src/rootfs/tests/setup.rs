@@ -231,3 +231,53 @@ fn root_propagation() {
         res.unwrap_or_else(|e| panic!("{prop}: {e}"));
     }
 }
+
+/// `setup_with_hook` runs the hook after the mounts and devices, before the switch: the old
+/// root is still visible (the host path of the rootfs shows the container's mounts), and a
+/// hook error stops the setup.
+#[test]
+fn hook_runs_between_mounts_and_pivot() {
+    if !root_or_skip() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let b = Bundle::new("hook");
+    let s = spec(
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+        "mounts":[{"destination":"/proc","type":"proc"},{"destination":"/dev","type":"tmpfs"}]}"#,
+    );
+    let rootfs = b.rootfs();
+    let opts = RootfsOptions {
+        spec: &s,
+        rootfs: &rootfs,
+        bundle: &b.dir,
+        no_pivot: false,
+        new_userns: false,
+        new_cgroupns: false,
+    };
+    let host_null = rootfs.join("dev/null");
+    let res = in_child(CloneFlags::CLONE_NEWPID, || {
+        let mut seen = false;
+        setup_with_hook(&opts, || {
+            seen = host_null.exists() && rootfs.join("proc/self/status").exists();
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        ensure!(seen, "hook did not see the mounts through the old root");
+        ensure!(
+            !host_null.exists(),
+            "old root still visible after the switch"
+        );
+        Ok(())
+    });
+    assert_eq!(b.host_mounts(), Vec::<PathBuf>::new());
+    res.unwrap();
+    let err = in_child(CloneFlags::CLONE_NEWPID, || {
+        setup_with_hook(&opts, || Err(RootfsError::Unsafe("hook failed".into())))
+            .map_err(|e| e.to_string())?;
+        ensure!(false, "setup went on after the hook failed");
+        Ok(())
+    })
+    .unwrap_err();
+    assert_eq!(err, "hook failed");
+}
