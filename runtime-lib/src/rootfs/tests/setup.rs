@@ -281,3 +281,69 @@ fn hook_runs_between_mounts_and_pivot() {
     .unwrap_err();
     assert_eq!(err, "hook failed");
 }
+
+/// The configs engines really send (podman, containerd, `runc spec`) set up and finalize.
+#[test]
+fn real_engine_configs_set_up() {
+    if !root_or_skip() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for (name, text) in [
+        (
+            "podman",
+            include_str!("../testdata/podman-4.3-busybox.json"),
+        ),
+        (
+            "containerd",
+            include_str!("../testdata/containerd-1.6-busybox-seccomp.json"),
+        ),
+        ("runc", include_str!("../testdata/runc-1.1-spec.json")),
+    ] {
+        let b = Bundle::new(&format!("engine-{name}"));
+        // what podman's bind sources point to (see the configs' README)
+        std::fs::create_dir_all(b.dir.join("userdata/shm")).unwrap();
+        for f in ["hosts", "hostname", ".containerenv"] {
+            std::fs::write(b.dir.join("userdata").join(f), format!("{f}\n")).unwrap();
+        }
+        let s = spec(text);
+        let rootfs = b.rootfs();
+        let opts = RootfsOptions {
+            spec: &s,
+            rootfs: &rootfs,
+            bundle: &b.dir,
+            no_pivot: false,
+            new_userns: false,
+            new_cgroupns: false,
+        };
+        let res = in_child(CloneFlags::CLONE_NEWPID, || {
+            setup_and_finalize(&opts)?;
+            ensure!(
+                std::fs::read_to_string("/marker").is_ok(),
+                "/ is not the rootfs"
+            );
+            let all = mounts_inside();
+            for p in ["/proc", "/dev", "/dev/pts", "/dev/mqueue", "/sys"] {
+                mount_at_path(&all, p)?;
+            }
+            erofs("/proc/sys/kernel/hostname")?;
+            ensure!(
+                std::fs::read("/proc/timer_list").is_ok_and(|c| c.is_empty()),
+                "timer_list"
+            );
+            if name == "podman" {
+                ensure!(
+                    std::fs::read_to_string("/etc/hosts").ok().as_deref() == Some("hosts\n"),
+                    "/etc/hosts"
+                );
+                ensure!(
+                    Path::new("/run/.containerenv").exists(),
+                    "/run/.containerenv"
+                );
+            }
+            Ok(())
+        });
+        assert_eq!(b.host_mounts(), Vec::<PathBuf>::new(), "{name}");
+        res.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
