@@ -208,13 +208,7 @@ where
         rootfs: &rootfs,
     };
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
-        let options = m.options().clone().unwrap_or_default();
-        let parsed = parse_mount_options(m.typ().as_deref(), &options).map_err(|e| {
-            RootfsError::Invalid {
-                field: format!("mounts[{i}]"),
-                msg: format!("{e:?}"),
-            }
-        })?;
+        let parsed = validate::parse_entry(i, m)?;
         mounts::mount_entry(&ctx, m, &parsed).map_err(|e| e.context(format!("mounts[{i}]")))?;
     }
     let setup_dev = devices::needs_setup_dev(spec);

@@ -18,7 +18,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::{fstat, FileStat, SFlag};
-use nix::sys::statfs::{fstatfs, statfs, PROC_SUPER_MAGIC, TMPFS_MAGIC};
+use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC, TMPFS_MAGIC};
 use nix::sys::statvfs::{fstatvfs, FsFlags};
 use oci_spec::runtime::Mount;
 
@@ -240,7 +240,15 @@ pub(crate) fn mount_bind(
     dest: &Path,
     o: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let st = nix::sys::stat::stat(source).map_err(|e| sys_err(format!("stat({source:?})"), e))?;
+    // The source is a host path from the trusted config, but it may sit in a volume another
+    // container can change: open it once, and check and mount that very object.
+    let src = nix::fcntl::open(
+        source,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys_err(format!("open({source:?}, O_PATH|O_CLOEXEC)"), e))?;
+    let st = fstat(src.as_fd()).map_err(|e| sys_err(format!("fstat({source:?})"), e))?;
     let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
     let target = if is_dir {
         ctx.root.mkdir_all(dest, 0o755)?
@@ -251,14 +259,24 @@ pub(crate) fn mount_bind(
     check_proc_destination(&resolved, &o.kind).map_err(RootfsError::Unsafe)?;
     if resolved == Path::new("/proc") {
         // Only a procfs may cover /proc (runc's checkProcMount).
-        let fs = statfs(source).map_err(|e| sys_err(format!("statfs({source:?})"), e))?;
+        let fs = fstatfs(src.as_fd()).map_err(|e| sys_err(format!("fstatfs({source:?})"), e))?;
         if fs.filesystem_type() != PROC_SUPER_MAGIC {
             return Err(RootfsError::Unsafe(format!(
                 "{source:?} cannot be mounted on /proc because it is not of type proc"
             )));
         }
     }
-    mount_at(Some(source), target.as_fd(), dest, None, o.flags, None)?;
+    let shown = Some(source.to_string_lossy().into_owned());
+    let src_path = fd_path(src.as_fd());
+    mount_shown(
+        Some(&src_path),
+        shown,
+        target.as_fd(),
+        dest,
+        None,
+        o.flags,
+        None,
+    )?;
     let top = ctx.reopen(dest)?;
     let top_st = fstat(top.as_fd()).map_err(|e| sys_err(format!("fstat({dest:?})"), e))?;
     if !same_file(&top_st, &st) {

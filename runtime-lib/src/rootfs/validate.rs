@@ -2,9 +2,11 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use oci_spec::runtime::{LinuxDeviceType, Spec};
+use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
 
-use super::options::{parse_mount_options, parse_propagation, MountKind, OptionError};
+use super::options::{
+    parse_mount_options, parse_propagation, MountKind, MountOptions, OptionError,
+};
 use super::RootfsError;
 
 /// `/proc` entries a non-proc mount may cover: files that lxcfs emulates (runc's list).
@@ -67,6 +69,15 @@ fn invalid(field: String, msg: impl Into<String>) -> RootfsError {
     }
 }
 
+/// Parse `mounts[i]`'s type and options, errors naming the field.
+pub(crate) fn parse_entry(i: usize, m: &Mount) -> Result<MountOptions, RootfsError> {
+    let opts = m.options().clone().unwrap_or_default();
+    parse_mount_options(m.typ().as_deref(), &opts).map_err(|e| match e {
+        OptionError::Type(msg) => invalid(format!("mounts[{i}].type"), msg),
+        OptionError::Options(msg) => invalid(format!("mounts[{i}].options"), msg),
+    })
+}
+
 /// Pure validation; see [`super::validate`].
 pub(crate) fn validate(spec: &Spec) -> Result<(), RootfsError> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
@@ -74,11 +85,7 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), RootfsError> {
         if dest.as_os_str().is_empty() {
             return Err(invalid(format!("mounts[{i}].destination"), "empty"));
         }
-        let opts = m.options().clone().unwrap_or_default();
-        let parsed = parse_mount_options(m.typ().as_deref(), &opts).map_err(|e| match e {
-            OptionError::Type(msg) => invalid(format!("mounts[{i}].type"), msg),
-            OptionError::Options(msg) => invalid(format!("mounts[{i}].options"), msg),
-        })?;
+        let parsed = parse_entry(i, m)?;
         if parsed.is_bind() && m.source().as_ref().is_none_or(|s| s.as_os_str().is_empty()) {
             return Err(invalid(
                 format!("mounts[{i}].source"),
