@@ -40,6 +40,7 @@ impl Env {
         let mut spec = serde_json::to_value(husk::spec::default_spec(false)).unwrap();
         fs::create_dir_all(&b).unwrap();
         spec["process"]["terminal"] = json!(false);
+        spec["root"]["readonly"] = json!(false);
         spec["process"]["args"] = json!(args);
         edit(&mut spec);
         fs::write(
