@@ -335,7 +335,8 @@ fn main() {
         return;
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let cases: [(&str, fn() -> R); 7] = [
+    type Case = (&'static str, fn() -> R);
+    let cases: [Case; 7] = [
         ("user_namespace_maps_ids", user_namespace_maps_ids),
         (
             "join_pid_namespace_uses_second_fork",
