@@ -164,7 +164,10 @@ fn trusted_procfs_is_a_procfs_root() {
     let f = open_in_procfs(&proc, "self/oom_score_adj", OFlag::O_RDONLY).unwrap();
     let mut s = String::new();
     std::fs::File::from(f).read_to_string(&mut s).unwrap();
-    assert_eq!(s, std::fs::read_to_string("/proc/self/oom_score_adj").unwrap());
+    assert_eq!(
+        s,
+        std::fs::read_to_string("/proc/self/oom_score_adj").unwrap()
+    );
     // magic links and escapes are refused
     assert!(open_in_procfs(&proc, "self/fd/0", OFlag::O_RDONLY).is_err());
     assert!(open_in_procfs(&proc, "../etc/passwd", OFlag::O_RDONLY).is_err());
