@@ -355,3 +355,44 @@ fn real_engine_configs_set_up() {
         res.unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+/// Without the new mount API, the trusted procfs is /proc, accepted only if it is the root of
+/// a procfs: a tmpfs over /proc, or a /proc that is a subdirectory of a procfs, is refused.
+#[test]
+fn trusted_procfs_fallback_checks_proc() {
+    if !root_or_skip() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let res = in_child(CloneFlags::empty(), || {
+        use nix::mount::{mount, MsFlags};
+        procfs::FORCE_FALLBACK.store(true, std::sync::atomic::Ordering::Relaxed);
+        let none: Option<&str> = None;
+        mount(none, "/", none, MsFlags::MS_SLAVE | MsFlags::MS_REC, none)
+            .map_err(|e| e.to_string())?;
+        let p = trusted_procfs().map_err(|e| e.to_string())?;
+        ensure!(
+            procfs::is_proc_root(p.as_fd()),
+            "fallback is not a procfs root"
+        );
+        drop(p);
+        // /proc/sys bound over /proc: a procfs, but not its root
+        mount(Some("/proc/sys"), "/proc", none, MsFlags::MS_BIND, none)
+            .map_err(|e| e.to_string())?;
+        let err = trusted_procfs().map(drop).unwrap_err().to_string();
+        ensure!(err.contains("/proc is not the root of a procfs"), "{err}");
+        // a tmpfs over /proc
+        mount(
+            Some("tmpfs"),
+            "/proc",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            none,
+        )
+        .map_err(|e| e.to_string())?;
+        let err = trusted_procfs().map(drop).unwrap_err().to_string();
+        ensure!(err.contains("/proc is not the root of a procfs"), "{err}");
+        Ok(())
+    });
+    res.unwrap();
+}
