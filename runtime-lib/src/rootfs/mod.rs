@@ -283,9 +283,9 @@ fn refuse_symlinked_dirs(rootfs: &Path) -> Result<(), RootfsError> {
 
 /// Read-only paths, masked paths and `root.readonly`, applied after [`setup`] (and after the
 /// sysctls are written, since `/proc/sys` is usually read-only). Runs in the container
-/// process after [`setup`] returned (its `/` is the container's root). When there is anything
-/// to do, the container's `/proc` must be a procfs (the `proc` mount of the config): mounts
-/// are made onto `/proc/self/fd/N`.
+/// process after [`setup`] returned (its `/` is the container's root). Uses the new mount API
+/// (Linux 5.12+); on older kernels it mounts through `/proc/self/fd/N`, and then the
+/// container's `/proc` must be a procfs (the `proc` mount of the config).
 ///
 /// # Errors
 /// The failing path, with the system call and errno.
@@ -312,8 +312,6 @@ pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
     if readonly.is_empty() && masked.is_empty() && !dev_ro && !root_ro {
         return Ok(());
     }
-    // Everything below mounts through /proc/self/fd: the container must have its procfs.
-    require_proc()?;
     let root = Root::open(Path::new("/"))?;
     for (i, p) in readonly.iter().enumerate() {
         paths::readonly_path(&root, Path::new(p))

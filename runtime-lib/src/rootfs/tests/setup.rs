@@ -9,6 +9,16 @@ use std::io::Read;
 
 #[test]
 fn no_pivot_and_readonly_root() {
+    no_pivot_and_readonly_root_impl(false);
+}
+
+/// The same with the classic mount(2) path the new mount API falls back to.
+#[test]
+fn no_pivot_and_readonly_root_classic() {
+    no_pivot_and_readonly_root_impl(true);
+}
+
+fn no_pivot_and_readonly_root_impl(classic: bool) {
     if !root_or_skip() {
         return;
     }
@@ -29,6 +39,9 @@ fn no_pivot_and_readonly_root() {
         new_cgroupns: false,
     };
     let res = in_child(CloneFlags::CLONE_NEWPID, || {
+        if classic {
+            paths::FORCE_CLASSIC.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         // stdin on the host's /dev/null must end up on the container's
         let host_null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
         nix::unistd::dup2_stdin(&host_null).map_err(|e| e.to_string())?;

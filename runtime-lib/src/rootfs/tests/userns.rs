@@ -15,11 +15,21 @@ fn map_root_to_root() -> Result<(), String> {
     std::fs::write("/proc/self/gid_map", "0 0 1").map_err(|e| format!("gid_map: {e}"))
 }
 
+#[test]
+fn user_namespace_binds_devices_and_keeps_locked_flags() {
+    user_namespace_binds_devices_and_keeps_locked_flags_impl(false);
+}
+
+/// The same with the classic mount(2) path the new mount API falls back to.
+#[test]
+fn user_namespace_binds_devices_and_keeps_locked_flags_classic() {
+    user_namespace_binds_devices_and_keeps_locked_flags_impl(true);
+}
+
 /// In a user namespace: devices are bind-mounted from the host, sysfs falls back to a bind of
 /// the host's /sys (EPERM without a network namespace), and read-only remounts keep the
 /// flags the kernel locks.
-#[test]
-fn user_namespace_binds_devices_and_keeps_locked_flags() {
+fn user_namespace_binds_devices_and_keeps_locked_flags_impl(classic: bool) {
     if !root_or_skip() {
         return;
     }
@@ -60,6 +70,9 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
     };
     let flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
     let res = in_child_with(flags, map_root_to_root, || {
+        if classic {
+            paths::FORCE_CLASSIC.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         setup_and_finalize(&opts)?;
         let null = std::fs::metadata("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
         ensure!(
