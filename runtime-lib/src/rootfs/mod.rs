@@ -187,11 +187,10 @@ where
     validate(spec)?;
     let propagation = root_propagation(spec)?;
     if opts.no_pivot && propagation.is_some_and(|p| p.contains(MsFlags::MS_PRIVATE)) {
-        // runc refuses this too: with MS_MOVE + chroot a private / would keep the host's
-        // mounts pinned in the container.
+        // runc's specconv refuses this combination, with these words.
         return Err(RootfsError::Invalid {
             field: "linux.rootfsPropagation".into(),
-            msg: "private propagation cannot be used with --no-pivot".into(),
+            msg: "rootfsPropagation of [r]private is not safe without pivot_root".into(),
         });
     }
     require_proc()?;
