@@ -159,6 +159,14 @@ pub fn validate(spec: &Spec) -> Result<(), RootfsError> {
 
 /// Things [`validate`] accepts but runc warns about (relative mount destinations), one
 /// message per item, for the CLI to log.
+///
+/// ```
+/// let spec: oci_spec::runtime::Spec = serde_json::from_str(
+///     r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+///         "mounts":[{"destination":"run","type":"tmpfs"}]}"#,
+/// ).unwrap();
+/// assert_eq!(husk::rootfs::validate_warnings(&spec).len(), 1);
+/// ```
 pub fn validate_warnings(spec: &Spec) -> Vec<String> {
     validate::warnings(spec)
 }
@@ -166,6 +174,25 @@ pub fn validate_warnings(spec: &Spec) -> Vec<String> {
 /// Prepare the root filesystem and switch into it. Runs in the container process, inside its
 /// new mount namespace, as (namespaced) root. See the module documentation for what the
 /// caller must have done before.
+///
+/// ```no_run
+/// # fn init(spec: &oci_spec::runtime::Spec) -> Result<(), husk::rootfs::RootfsError> {
+/// use std::path::Path;
+/// use husk::rootfs::{finalize, setup, RootfsOptions};
+/// // in the container's init process, in its new mount namespace
+/// let opts = RootfsOptions {
+///     spec,
+///     rootfs: Path::new("/bundle/rootfs"),
+///     bundle: Path::new("/bundle"),
+///     no_pivot: false,
+///     new_userns: false,
+///     new_cgroupns: false,
+/// };
+/// setup(&opts)?;
+/// // ... hostname, sysctls through husk::rootfs::trusted_procfs() ...
+/// finalize(&opts)?;
+/// # Ok(()) }
+/// ```
 ///
 /// # Errors
 /// The failing mount or device, with the system call and errno.
