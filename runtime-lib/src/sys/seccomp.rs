@@ -1,1 +1,119 @@
-//! System call wrappers (see the parent module).
+//! seccomp(2): load a classic BPF filter; in tests also fork and the user-notification ioctls.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use crate::security::seccomp::bpf::Insn;
+
+// `Insn` stands in for the kernel's `struct sock_filter`: same fields, same order, repr(C).
+const _: () = assert!(std::mem::size_of::<Insn>() == std::mem::size_of::<libc::sock_filter>());
+const _: () = assert!(std::mem::align_of::<Insn>() == std::mem::align_of::<libc::sock_filter>());
+
+const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: u32 = 1 << 3;
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)` for the calling thread (all threads with
+/// TSYNC). Returns the listener fd when `flags` has NEW_LISTENER.
+///
+/// Needs `no_new_privs` or CAP_SYS_ADMIN. Allocation-free, so it is fine in a forked child.
+pub(crate) fn set_mode_filter(flags: u32, prog: &[Insn]) -> io::Result<Option<OwnedFd>> {
+    let len = u16::try_from(prog.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: prog.as_ptr().cast::<libc::sock_filter>().cast_mut(),
+    };
+    // SAFETY: `fprog` points to `len` instructions that live in `prog` for the whole call; Insn
+    // has sock_filter's layout (checked above); the kernel copies the program and does not
+    // write through the pointer.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            libc::c_ulong::from(flags),
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+        let fd = i32::try_from(ret).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+        // SAFETY: with NEW_LISTENER a non-negative return is a new fd (O_CLOEXEC, see
+        // seccomp_new_listener()) that nothing else owns.
+        return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
+    }
+    if ret > 0 {
+        // TSYNC without TSYNC_ESRCH returns the id of a thread that could not be synchronized.
+        return Err(io::Error::other(format!(
+            "thread {ret} could not be synchronized to the new filter"
+        )));
+    }
+    Ok(None)
+}
+
+/// Test helpers: fork, and a seccomp agent's side of the notification fd.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd};
+
+    use nix::unistd::Pid;
+
+    /// Fork; the child runs `f` and `_exit`s with its return value. The caller must hold the
+    /// test fork lock and wait for the child.
+    pub(crate) fn fork_run(f: impl FnOnce() -> i32) -> nix::Result<Pid> {
+        // SAFETY: the child only runs `f` and then `_exit`s, never returning into the test
+        // harness. glibc's fork takes the malloc locks around the fork, so `f` may allocate;
+        // the tests' `f` do not touch stdio (whose Rust-side locks another thread may hold).
+        match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Parent { child } => Ok(child),
+            nix::unistd::ForkResult::Child => {
+                let code = f();
+                // SAFETY: _exit ends the child without running the parent's atexit handlers or
+                // destructors, which belong to the parent's state.
+                unsafe { libc::_exit(code) }
+            }
+        }
+    }
+
+    /// `SECCOMP_IOCTL_NOTIF_RECV`: the next notification, as (id, pid, nr, args).
+    pub(crate) fn notif_recv(fd: BorrowedFd<'_>) -> io::Result<(u64, u32, i32, [u64; 6])> {
+        // SAFETY: seccomp_notif is plain data; all-zero is the value the kernel requires on
+        // input (it returns EINVAL otherwise).
+        let mut req: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: `req` is a valid seccomp_notif the kernel fills in; `fd` is open.
+        let ret = unsafe {
+            libc::ioctl(
+                fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV as _,
+                &mut req as *mut libc::seccomp_notif,
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((req.id, req.pid, req.data.nr, req.data.args))
+    }
+
+    /// `SECCOMP_IOCTL_NOTIF_SEND`: answer notification `id` with `val` or `-error`.
+    pub(crate) fn notif_send(fd: BorrowedFd<'_>, id: u64, val: i64, error: i32) -> io::Result<()> {
+        let resp = libc::seccomp_notif_resp {
+            id,
+            val,
+            error,
+            flags: 0,
+        };
+        // SAFETY: `resp` is a valid seccomp_notif_resp the kernel only reads; `fd` is open.
+        let ret = unsafe {
+            libc::ioctl(
+                fd.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_SEND as _,
+                &resp as *const libc::seccomp_notif_resp,
+            )
+        };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
