@@ -54,8 +54,8 @@ pub(crate) fn set_mode_filter(flags: u32, prog: &[Insn]) -> io::Result<Option<Ow
 /// Test helpers: fork, and a seccomp agent's side of the notification fd.
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::io;
-    use std::os::fd::{AsRawFd, BorrowedFd};
+    use std::io::{self, IoSliceMut};
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
     use nix::unistd::Pid;
 
@@ -115,5 +115,33 @@ pub(crate) mod testing {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+
+    /// Receive one message with the fds attached as SCM_RIGHTS (what a seccomp agent does).
+    pub(crate) fn recv_with_fds(sock: BorrowedFd<'_>) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        let mut data = vec![0u8; 64 * 1024];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+        let mut iov = [IoSliceMut::new(&mut data)];
+        let msg = recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )?;
+        let mut fds = Vec::new();
+        for c in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(raw) = c {
+                // SAFETY: SCM_RIGHTS installed these fds in this process for this message;
+                // nothing else refers to them, so each is owned exactly once here.
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
+        }
+        let len = msg.bytes;
+        data.truncate(len);
+        Ok((data, fds))
     }
 }

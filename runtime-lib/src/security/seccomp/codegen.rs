@@ -63,7 +63,13 @@ pub(crate) fn generate(plan: &Plan) -> Option<Vec<Insn>> {
     } else {
         RET_KILL_THREAD
     };
-    abi_body(&mut a, x86_64, plan.default, Some((0x8000_0000, top)), enosys);
+    abi_body(
+        &mut a,
+        x86_64,
+        plan.default,
+        Some((0x8000_0000, top)),
+        enosys,
+    );
 
     if let Some(x32) = x32 {
         a.bind(l_x32);

@@ -188,7 +188,10 @@ fn flag_names(flags: u32) -> String {
         (profile::FLAG_TSYNC, "SECCOMP_FILTER_FLAG_TSYNC"),
         (profile::FLAG_LOG, "SECCOMP_FILTER_FLAG_LOG"),
         (profile::FLAG_SPEC_ALLOW, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"),
-        (profile::FLAG_NEW_LISTENER, "SECCOMP_FILTER_FLAG_NEW_LISTENER"),
+        (
+            profile::FLAG_NEW_LISTENER,
+            "SECCOMP_FILTER_FLAG_NEW_LISTENER",
+        ),
         (profile::FLAG_TSYNC_ESRCH, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"),
         (
             profile::FLAG_WAIT_KILLABLE_RECV,
@@ -261,8 +264,8 @@ pub fn send_to_listener(
     let fds = [notify_fd.as_raw_fd()];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     let iov = [IoSlice::new(process_state)];
-    let sent = sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)
-        .map_err(|e| SeccompError::Sys {
+    let sent = sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None).map_err(
+        |e| SeccompError::Sys {
             op: format!(
                 "sendmsg({:?}, {{len={}}}, SCM_RIGHTS=[{}])",
                 listener_path.display().to_string(),
@@ -270,7 +273,8 @@ pub fn send_to_listener(
                 fds[0]
             ),
             source: e.into(),
-        })?;
+        },
+    )?;
     if sent != process_state.len() {
         return Err(SeccompError::Sys {
             op: format!(

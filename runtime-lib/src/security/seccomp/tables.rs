@@ -1228,4 +1228,3 @@ pub(super) static X32: [(&str, u32); 372] = [
     ("write", 0x40000001),
     ("writev", 0x40000204),
 ];
-
