@@ -22,7 +22,8 @@
 //! numbers with the same action share an interval, so a long run of allowed syscalls costs one
 //! leaf), and finds the interval with a balanced tree of `jge` tests: about log2(intervals)
 //! comparisons per syscall. A leaf is a `ret`, or, for a syscall with argument rules, the rules
-//! in order, each a chain of 32-bit comparisons on the argument halves.
+//! in order, each a chain of 32-bit comparisons on the argument halves (on the low halves only
+//! for i386 and x32, as libseccomp).
 
 use super::bpf::{arg_hi, arg_lo, Asm, Insn, Label, To, DATA_ARCH, DATA_NR};
 use super::bpf::{JEQ_K, JGE_K, JGT_K, JSET_K};
@@ -93,7 +94,10 @@ fn abi_body(a: &mut Asm, p: &AbiPlan, default: u32, top: Option<(u32, u32)>, eno
         a.jump(JGT_K, highest, To::L(enosys), To::Next);
     }
     let iv = intervals(p, default, top);
-    tree(a, &iv, default);
+    // libseccomp compares only the low 32 bits of arguments on 32-bit ABIs (i386 and x32),
+    // truncating the profile's values; do the same so decisions match runc's.
+    let wide = p.abi == Abi::X86_64;
+    tree(a, &iv, default, wide);
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -135,27 +139,31 @@ fn intervals(p: &AbiPlan, default: u32, top: Option<(u32, u32)>) -> Vec<(u32, Le
     v
 }
 
-fn tree(a: &mut Asm, iv: &[(u32, Leaf<'_>)], default: u32) {
+fn tree(a: &mut Asm, iv: &[(u32, Leaf<'_>)], default: u32, wide: bool) {
     if let [(_, leaf)] = iv {
         match leaf {
             Leaf::Ret(act) => a.ret(*act),
-            Leaf::Rules(rules) => rules_block(a, rules, default),
+            Leaf::Rules(rules) => rules_block(a, rules, default, wide),
         }
         return;
     }
     let mid = iv.len() / 2;
     let right = a.label();
     a.jump(JGE_K, iv[mid].0, To::L(right), To::Next);
-    tree(a, &iv[..mid], default);
+    tree(a, &iv[..mid], default, wide);
     a.bind(right);
-    tree(a, &iv[mid..], default);
+    tree(a, &iv[mid..], default, wide);
 }
 
-fn rules_block(a: &mut Asm, rules: &[Rule], default: u32) {
+fn rules_block(a: &mut Asm, rules: &[Rule], default: u32, wide: bool) {
     for rule in rules {
         let next = a.label();
         for c in &rule.conds {
-            cond(a, c, next);
+            if wide {
+                cond(a, c, next);
+            } else {
+                cond32(a, c, next);
+            }
         }
         a.ret(rule.action);
         a.bind(next);
@@ -205,6 +213,27 @@ fn cond(a: &mut Asm, c: &Cond, fail: Label) {
             a.load(arg_lo(c.index));
             a.and(lo(mask));
             a.jump(JEQ_K, lo(datum), p, f);
+        }
+    }
+    a.bind(pass);
+}
+
+/// [`cond`] on the low 32 bits only (the values truncated), as libseccomp does for 32-bit ABIs.
+fn cond32(a: &mut Asm, c: &Cond, fail: Label) {
+    let pass = a.label();
+    let (p, f) = (To::L(pass), To::L(fail));
+    let v = c.value as u32;
+    a.load(arg_lo(c.index));
+    match c.cmp {
+        Cmp::Eq => a.jump(JEQ_K, v, p, f),
+        Cmp::Ne => a.jump(JEQ_K, v, f, p),
+        Cmp::Gt => a.jump(JGT_K, v, p, f),
+        Cmp::Ge => a.jump(JGE_K, v, p, f),
+        Cmp::Le => a.jump(JGT_K, v, f, p),
+        Cmp::Lt => a.jump(JGE_K, v, f, p),
+        Cmp::MaskedEq => {
+            a.and(v);
+            a.jump(JEQ_K, c.value_two as u32, p, f);
         }
     }
     a.bind(pass);

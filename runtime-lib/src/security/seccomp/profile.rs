@@ -16,6 +16,8 @@
 //!   TRACE) or already `ERRNO(ENOSYS)`, a syscall number above the highest one the profile names
 //!   for an ABI returns ENOSYS, so that libcs fall back from syscalls newer than the profile
 //!   (glibc's clone3 -> clone) instead of failing with the default EPERM.
+//! - Argument values are compared as 64-bit unsigned numbers on x86_64, and on their low 32 bits
+//!   only on i386 and x32 (libseccomp treats both as 32-bit ABIs and truncates the values).
 //! - Architectures: the native one (x86_64) is always in the filter; `SCMP_ARCH_X86` and
 //!   `SCMP_ARCH_X32` add the compat ABIs. A syscall from an ABI not in the filter gets
 //!   libseccomp's default bad-architecture action, KILL_THREAD. Architectures an x86_64 kernel
@@ -98,7 +100,8 @@ pub(crate) enum Cmp {
     MaskedEq,
 }
 
-/// One condition of a rule: `args[index] <cmp> value` on the full 64-bit argument, unsigned.
+/// One condition of a rule: `args[index] <cmp> value`, unsigned (64-bit on x86_64, the low 32
+/// bits on the compat ABIs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Cond {
     pub(crate) index: u8,

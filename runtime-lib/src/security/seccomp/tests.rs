@@ -251,6 +251,33 @@ fn masked_eq_on_both_halves() {
 }
 
 #[test]
+fn compat_abis_compare_the_low_32_bits_like_libseccomp() {
+    let p = prog(json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 0x1_0000_0008u64, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_LOG",
+             "args": [{"index": 0, "value": 0xf0, "valueTwo": 0x1_0000_0010u64,
+                       "op": "SCMP_CMP_MASKED_EQ"}]},
+        ],
+    }));
+    let i386 = nr(Abi::I386, "personality");
+    let x32 = nr(Abi::X32, "personality");
+    for (arch, n) in [(AUDIT_ARCH_I386, i386), (AUDIT_ARCH_X86_64, x32)] {
+        assert_eq!(on(&p, arch, n, arg(0, 8)), RET_ALLOW);
+        assert_eq!(on(&p, arch, n, arg(0, 0x7_0000_0008)), RET_ALLOW);
+        assert_eq!(on(&p, arch, n, arg(0, 9)), EPERM);
+        assert_eq!(on(&p, arch, n, arg(0, 0x11)), RET_LOG);
+    }
+    // x86_64 compares all 64 bits.
+    assert_eq!(x64(&p, "personality", arg(0, 8)), EPERM);
+    assert_eq!(x64(&p, "personality", arg(0, 0x1_0000_0008)), RET_ALLOW);
+    assert_eq!(x64(&p, "personality", arg(0, 0x11)), EPERM);
+}
+
+#[test]
 fn conditions_on_different_args_are_anded() {
     let p = prog(json!({
         "defaultAction": "SCMP_ACT_ALLOW",
@@ -1048,4 +1075,96 @@ mod system {
         assert_eq!(i32::from_ne_bytes(buf), libc::EXDEV);
         assert!(!dir.0.join("x").exists());
     }
+}
+
+// ---------------------------------------------------------------- against libseccomp
+
+/// A program exported by libseccomp (raw `struct sock_filter`s, host endian).
+fn parse_bpf(bytes: &[u8]) -> Vec<super::bpf::Insn> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| super::bpf::Insn {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect()
+}
+
+/// Run husk's program and the one runc 1.1 would build with libseccomp 2.5.4 (made by
+/// scripts/seccomp-libseccomp-reference.py, without runc's ENOSYS stub) on every syscall number
+/// of every ABI with argument values the profiles test, and require the same decision, except
+/// that numbers above the profile's highest get ENOSYS from husk (the stub, as runc adds it).
+fn same_as_libseccomp(profile_json: &str, reference: &[u8]) {
+    let seccomp = profile(serde_json::from_str(profile_json).unwrap());
+    let ours = compile(&seccomp).unwrap();
+    let plan = super::profile::resolve(&seccomp).unwrap();
+    let theirs = parse_bpf(reference);
+    interp::check(&theirs).expect("reference passes the kernel checks");
+    let arg_sets: Vec<[u64; 6]> = [
+        0,
+        8,
+        0x20000,
+        0x20008,
+        0xffff_ffff,
+        0x40000,
+        0x1_0000_0008,
+        THREAD_FLAGS,
+        THREAD_FLAGS | CLONE_NEWNS,
+        CLONE_NEWUSER,
+        0x7e02_0000,
+        u64::MAX,
+    ]
+    .iter()
+    .map(|&v| [v, v, 0, 0, 0, 0])
+    .collect();
+    let cases = [
+        (AUDIT_ARCH_X86_64, Abi::X86_64, 0u32),
+        (AUDIT_ARCH_X86_64, Abi::X32, X32_SYSCALL_BIT),
+        (AUDIT_ARCH_I386, Abi::I386, 0),
+    ];
+    let mut compared = 0;
+    for (arch, abi, base) in cases {
+        let stub = plan.abi(abi).and_then(|p| p.enosys_above);
+        for n in (0..700).map(|n| base | n).chain([base | 0x3fff_ffff]) {
+            for args in &arg_sets {
+                let d = Data {
+                    nr: n,
+                    arch,
+                    args: *args,
+                };
+                let got = interp::run(ours.insns(), &d);
+                let want = match stub {
+                    Some(highest) if n > highest => ENOSYS,
+                    _ => interp::run(&theirs, &d),
+                };
+                assert_eq!(got, want, "{abi:?} nr {n:#x} args {args:x?}");
+                compared += 1;
+            }
+        }
+    }
+    let d = Data {
+        nr: 63,
+        arch: AUDIT_ARCH_AARCH64,
+        args: [0; 6],
+    };
+    assert_eq!(interp::run(ours.insns(), &d), interp::run(&theirs, &d));
+    assert!(compared > 20_000);
+}
+
+#[test]
+fn containerd_profile_same_as_libseccomp() {
+    same_as_libseccomp(
+        include_str!("testdata/containerd-1.6.json"),
+        include_bytes!("testdata/containerd-1.6.libseccomp-2.5.4.bpf"),
+    );
+}
+
+#[test]
+fn podman_profile_same_as_libseccomp() {
+    same_as_libseccomp(
+        include_str!("testdata/podman-4.3.json"),
+        include_bytes!("testdata/podman-4.3.libseccomp-2.5.4.bpf"),
+    );
 }
