@@ -188,7 +188,8 @@ const EDGES: [u64; 12] = [
 
 #[test]
 fn every_operator_on_64_bit_halves() {
-    let ops: [(&str, fn(u64, u64) -> bool); 6] = [
+    type Reference = fn(u64, u64) -> bool;
+    let ops: [(&str, Reference); 6] = [
         ("SCMP_CMP_NE", |a, v| a != v),
         ("SCMP_CMP_LT", |a, v| a < v),
         ("SCMP_CMP_LE", |a, v| a <= v),
