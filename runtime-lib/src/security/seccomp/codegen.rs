@@ -9,7 +9,7 @@
 //!   ret KILL_THREAD                       (libseccomp's bad-arch action)
 //! x86_64:
 //!   ld  nr
-//!   jset X32_SYSCALL_BIT -> x32 | bad_arch
+//!   jset X32_SYSCALL_BIT -> x32 (without x32: -1 gets the default, the rest bad_arch)
 //!   jgt highest -> enosys                 (runc's ENOSYS stub, when on)
 //!   <search tree over syscall-number intervals>
 //! x32:   (same, numbers carry the x32 bit)
@@ -55,7 +55,7 @@ pub(crate) fn generate(plan: &Plan) -> Option<Vec<Insn>> {
 
     a.bind(l_x86_64);
     a.load(DATA_NR);
-    let l_x32 = if x32.is_some() { a.label() } else { bad_arch };
+    let l_x32 = a.label();
     a.jump(JSET_K, X32_SYSCALL_BIT, To::L(l_x32), To::Next);
     // libseccomp sends any x86_64 number >= X32_SYSCALL_BIT to the x32 block, or to the bad-arch
     // action without x32; only numbers with bit 31 set and bit 30 clear are left to mirror here.
@@ -72,9 +72,14 @@ pub(crate) fn generate(plan: &Plan) -> Option<Vec<Insn>> {
         enosys,
     );
 
+    a.bind(l_x32);
     if let Some(x32) = x32 {
-        a.bind(l_x32);
         abi_body(&mut a, x32, plan.default, None, enosys);
+    } else {
+        // Without x32 libseccomp still lets syscall -1 through to the x86_64 rules (none match
+        // it): ptrace uses -1 to skip a syscall, and runc's stub does not touch it either.
+        a.jump(JEQ_K, u32::MAX, To::Next, To::L(bad_arch));
+        a.ret(plan.default);
     }
     if let Some(i386) = i386 {
         a.bind(l_i386);

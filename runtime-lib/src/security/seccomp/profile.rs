@@ -16,6 +16,8 @@
 //!   TRACE) or already `ERRNO(ENOSYS)`, a syscall number above the highest one the profile names
 //!   for an ABI returns ENOSYS, so that libcs fall back from syscalls newer than the profile
 //!   (glibc's clone3 -> clone) instead of failing with the default EPERM.
+//! - On i386, rules for socket and SysV IPC calls also apply to the socketcall(2)/ipc(2)
+//!   multiplexers with the call number as first argument, as libseccomp adds them.
 //! - Argument values are compared as 64-bit unsigned numbers on x86_64, and on their low 32 bits
 //!   only on i386 and x32 (libseccomp treats both as 32-bit ABIs and truncates the values).
 //! - Architectures: the native one (x86_64) is always in the filter; `SCMP_ARCH_X86` and
@@ -277,13 +279,17 @@ pub(crate) fn resolve(seccomp: &LinuxSeccomp) -> Result<Plan, SeccompError> {
                 ));
             }
             for (plan, high) in plans.iter_mut().zip(highest.iter_mut()) {
-                let Some(nr) = plan.abi.lookup(name) else {
-                    continue;
-                };
-                // runc counts every rule, whatever its action, for the ENOSYS stub.
-                *high = (*high).max(nr);
-                if action != default {
-                    add_rules(&mut plan.syscalls, nr, &rules);
+                if let Some(nr) = plan.abi.lookup(name) {
+                    // runc counts every rule, whatever its action, for the ENOSYS stub.
+                    *high = (*high).max(nr);
+                    if action != default {
+                        add_rules(&mut plan.syscalls, nr, &rules);
+                    }
+                }
+                if plan.abi == Abi::I386 && action != default {
+                    if let Some((mux, call)) = i386_multiplexed(name) {
+                        add_rules(&mut plan.syscalls, mux, &multiplexed(&rules, call));
+                    }
                 }
             }
         }
@@ -385,6 +391,83 @@ fn rules_of(
     } else {
         Ok(vec![Rule { conds, action }])
     }
+}
+
+/// i386 socketcall(2) and ipc(2) numbers.
+const I386_SOCKETCALL: u32 = 102;
+const I386_IPC: u32 = 117;
+
+/// On i386 the socket and SysV IPC calls also go through the socketcall(2) and ipc(2)
+/// multiplexers, with the call number in the first argument (linux/net.h SYS_*, linux/ipc.h).
+/// libseccomp adds a multiplexer rule for each such name, besides the direct syscall.
+fn i386_multiplexed(name: &str) -> Option<(u32, u32)> {
+    const SOCKET: [&str; 20] = [
+        "socket",
+        "bind",
+        "connect",
+        "listen",
+        "accept",
+        "getsockname",
+        "getpeername",
+        "socketpair",
+        "send",
+        "recv",
+        "sendto",
+        "recvfrom",
+        "shutdown",
+        "setsockopt",
+        "getsockopt",
+        "sendmsg",
+        "recvmsg",
+        "accept4",
+        "recvmmsg",
+        "sendmmsg",
+    ];
+    const IPC: [(&str, u32); 12] = [
+        ("semop", 1),
+        ("semget", 2),
+        ("semctl", 3),
+        ("semtimedop", 4),
+        ("msgsnd", 11),
+        ("msgrcv", 12),
+        ("msgget", 13),
+        ("msgctl", 14),
+        ("shmat", 21),
+        ("shmdt", 22),
+        ("shmget", 23),
+        ("shmctl", 24),
+    ];
+    if let Some(i) = SOCKET.iter().position(|n| *n == name) {
+        return Some((I386_SOCKETCALL, i as u32 + 1));
+    }
+    IPC.iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, call)| (I386_IPC, call))
+}
+
+/// The multiplexer version of `rules`: the first argument must be `call`. Like libseccomp, this
+/// replaces any condition on the first argument and keeps the others at their index (they then
+/// look at the multiplexer's own arguments, not the real call's, which live in memory).
+fn multiplexed(rules: &[Rule], call: u32) -> Vec<Rule> {
+    rules
+        .iter()
+        .map(|r| {
+            let mut conds: Vec<Cond> = r.conds.iter().filter(|c| c.index != 0).copied().collect();
+            conds.insert(
+                0,
+                Cond {
+                    index: 0,
+                    cmp: Cmp::Eq,
+                    value: u64::from(call),
+                    value_two: 0,
+                },
+            );
+            Rule {
+                conds,
+                action: r.action,
+            }
+        })
+        .collect()
 }
 
 /// Merge one entry's rules into a syscall's outcome the way libseccomp's rule database does.

@@ -1103,32 +1103,68 @@ fn same_as_libseccomp(profile_json: &str, reference: &[u8]) {
     let plan = super::profile::resolve(&seccomp).unwrap();
     let theirs = parse_bpf(reference);
     interp::check(&theirs).expect("reference passes the kernel checks");
-    let arg_sets: Vec<[u64; 6]> = [
+    let values = [
         0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
         8,
+        9,
+        10,
+        11,
+        15,
+        40,
+        420,
         0x20000,
         0x20008,
         0xffff_ffff,
         0x40000,
+        0x4000_0000,
+        0x1000_0000,
+        0x1_0000_0005,
         0x1_0000_0008,
         THREAD_FLAGS,
         THREAD_FLAGS | CLONE_NEWNS,
-        CLONE_NEWUSER,
         0x7e02_0000,
         u64::MAX,
-    ]
-    .iter()
-    .map(|&v| [v, v, 0, 0, 0, 0])
-    .collect();
+    ];
+    let mut arg_sets: Vec<[u64; 6]> =
+        vec![[1, 0, 0, 2, 0, 0], [7, 9, 0, 0, 0, 0], [2, 5, 0, 0, 0, 0]];
+    for v in values {
+        arg_sets.push([v, v, v, v, 0, 0]);
+        for i in 0..4 {
+            arg_sets.push(arg(i, v));
+        }
+    }
     let cases = [
         (AUDIT_ARCH_X86_64, Abi::X86_64, 0u32),
         (AUDIT_ARCH_X86_64, Abi::X32, X32_SYSCALL_BIT),
         (AUDIT_ARCH_I386, Abi::I386, 0),
     ];
     let mut compared = 0;
+    // runc's stub picks the ABI by the x32 bit, like the kernel.
+    let stub = |arch: u32, n: u32| {
+        let abi = match arch {
+            AUDIT_ARCH_I386 => Abi::I386,
+            _ if n & X32_SYSCALL_BIT != 0 => Abi::X32,
+            _ => Abi::X86_64,
+        };
+        plan.abi(abi).and_then(|p| p.enosys_above)
+    };
     for (arch, abi, base) in cases {
-        let stub = plan.abi(abi).and_then(|p| p.enosys_above);
-        for n in (0..700).map(|n| base | n).chain([base | 0x3fff_ffff]) {
+        let odd = [
+            0x3fff_ffff,
+            0x4000_0000,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xbfff_ffff,
+            0xffff_ffff,
+        ];
+        for n in (0..700).map(|n| base | n).chain(odd) {
             for args in &arg_sets {
                 let d = Data {
                     nr: n,
@@ -1136,7 +1172,7 @@ fn same_as_libseccomp(profile_json: &str, reference: &[u8]) {
                     args: *args,
                 };
                 let got = interp::run(ours.insns(), &d);
-                let want = match stub {
+                let want = match stub(arch, n) {
                     Some(highest) if n > highest => ENOSYS,
                     _ => interp::run(&theirs, &d),
                 };
@@ -1167,5 +1203,21 @@ fn podman_profile_same_as_libseccomp() {
     same_as_libseccomp(
         include_str!("testdata/podman-4.3.json"),
         include_bytes!("testdata/podman-4.3.libseccomp-2.5.4.bpf"),
+    );
+}
+
+#[test]
+fn synthetic_errno_profile_same_as_libseccomp() {
+    same_as_libseccomp(
+        include_str!("testdata/synthetic-errno.json"),
+        include_bytes!("testdata/synthetic-errno.libseccomp-2.5.4.bpf"),
+    );
+}
+
+#[test]
+fn synthetic_allow_profile_same_as_libseccomp() {
+    same_as_libseccomp(
+        include_str!("testdata/synthetic-allow.json"),
+        include_bytes!("testdata/synthetic-allow.libseccomp-2.5.4.bpf"),
     );
 }
