@@ -51,6 +51,23 @@ pub(crate) fn set_mode_filter(flags: u32, prog: &[Insn]) -> io::Result<Option<Ow
     Ok(None)
 }
 
+/// Whether the kernel knows the seccomp(2) filter `flags`: a load with a NULL program fails
+/// with EFAULT after the flags were accepted, EINVAL when they were not. Nothing is installed
+/// either way (the program is copied in before any privilege check or listener allocation).
+pub(crate) fn filter_flags_known(flags: u32) -> bool {
+    // SAFETY: a NULL program pointer is rejected by the kernel (EFAULT) without dereferencing
+    // anything in this process; no filter is installed and no fd is created.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            libc::c_ulong::from(flags),
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+}
+
 /// Test helpers: fork, and a seccomp agent's side of the notification fd.
 #[cfg(test)]
 pub(crate) mod testing {

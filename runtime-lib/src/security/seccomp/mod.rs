@@ -5,7 +5,8 @@
 //! - [`SeccompProgram::load`]: in the container process, last thing before `execve`, after
 //!   `no_new_privs` and the capability changes.
 //!
-//! Added: [`send_to_listener`] and [`process_state`] for `SCMP_ACT_NOTIFY`.
+//! Added: [`send_to_listener`] and [`process_state`] for `SCMP_ACT_NOTIFY`; [`features`] for
+//! `husk features`.
 //!
 //! The semantics follow runc with libseccomp (see `profile.rs` for the details: rules equal to
 //! the default are skipped, unknown names are ignored, first unconditional rule per syscall
@@ -180,6 +181,68 @@ impl SeccompProgram {
     pub(crate) fn insns(&self) -> &[bpf::Insn] {
         &self.insns
     }
+}
+
+/// What `husk features` reports under `linux.seccomp`: the actions, operators, architectures
+/// and flags this module implements, and which flags the running kernel accepts (probed like
+/// runc does, without installing anything).
+///
+/// ```
+/// let f = husk::security::seccomp::features();
+/// assert_eq!(*f.enabled(), Some(true));
+/// assert!(f.archs().as_ref().unwrap().len() >= 3);
+/// ```
+pub fn features() -> oci_spec::runtime::Seccomp {
+    use oci_spec::runtime::{Arch, LinuxSeccompAction as A};
+    let known_flags = [
+        ("SECCOMP_FILTER_FLAG_TSYNC", profile::FLAG_TSYNC),
+        ("SECCOMP_FILTER_FLAG_LOG", profile::FLAG_LOG),
+        ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", profile::FLAG_SPEC_ALLOW),
+        // The kernel only takes it together with a listener.
+        (
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+            profile::FLAG_WAIT_KILLABLE_RECV | profile::FLAG_NEW_LISTENER,
+        ),
+    ];
+    let supported = known_flags
+        .iter()
+        .filter(|(_, bits)| crate::sys::seccomp::filter_flags_known(*bits))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let mut f = oci_spec::runtime::Seccomp::default();
+    f.set_enabled(Some(true));
+    f.set_actions(Some(vec![
+        A::ScmpActAllow,
+        A::ScmpActErrno,
+        A::ScmpActKill,
+        A::ScmpActKillProcess,
+        A::ScmpActKillThread,
+        A::ScmpActLog,
+        A::ScmpActNotify,
+        A::ScmpActTrace,
+        A::ScmpActTrap,
+    ]));
+    f.set_operators(Some(
+        [
+            "SCMP_CMP_EQ",
+            "SCMP_CMP_GE",
+            "SCMP_CMP_GT",
+            "SCMP_CMP_LE",
+            "SCMP_CMP_LT",
+            "SCMP_CMP_MASKED_EQ",
+            "SCMP_CMP_NE",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ));
+    f.set_archs(Some(vec![
+        Arch::ScmpArchX86,
+        Arch::ScmpArchX86_64,
+        Arch::ScmpArchX32,
+    ]));
+    f.set_known_flags(Some(known_flags.map(|(n, _)| n.to_string()).to_vec()));
+    f.set_supported_flags(Some(supported));
+    f
 }
 
 /// seccomp(2) flags as strace prints them.

@@ -633,3 +633,25 @@ fn unknown_enum_strings_are_named_by_the_parser() {
         assert!(e.inner().to_string().contains("unknown variant"), "{e}");
     }
 }
+
+#[test]
+fn features_tell_what_is_implemented_and_what_the_kernel_takes() {
+    let f = super::super::features();
+    assert_eq!(f.actions().as_ref().unwrap().len(), 9);
+    assert_eq!(f.operators().as_ref().unwrap().len(), 7);
+    let known = f.known_flags().as_ref().unwrap();
+    let supported = f.supported_flags().as_ref().unwrap();
+    assert_eq!(known.len(), 4);
+    assert!(supported.iter().all(|s| known.contains(s)));
+    // This machine's kernel (6.x) has all four (WAIT_KILLABLE_RECV since 5.19).
+    let release = nix::sys::utsname::uname().unwrap();
+    let release = release.release().to_string_lossy().into_owned();
+    let major: u32 = release.split('.').next().unwrap().parse().unwrap();
+    if major >= 6 {
+        assert_eq!(supported, known);
+    } else {
+        println!("SKIPPED: kernel {release} may lack some flags");
+    }
+    // An unknown flag bit is refused by the probe.
+    assert!(!crate::sys::seccomp::filter_flags_known(1 << 20));
+}
