@@ -134,6 +134,24 @@ pub(crate) mod testing {
         Ok(())
     }
 
+    /// A raw syscall for the runc comparison probe: `Ok(return value)` or `Err(errno)`.
+    ///
+    /// Only for arguments the kernel rejects before acting (invalid pointers such as 1, invalid
+    /// flag combinations, fd -1) or calls without memory effects on this process; the probe's
+    /// list says why each one is harmless. Calls that create an fd must not be made here.
+    pub(crate) fn probe_syscall(nr: libc::c_long, args: [u64; 6]) -> Result<i64, i32> {
+        // SAFETY: see above: every call in the probe either fails in the kernel's argument
+        // checks or has no effect on memory this process owns (personality, mseal of an empty
+        // range); pointer arguments are 0 or 1 and are never dereferenced here.
+        let ret =
+            unsafe { libc::syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]) };
+        if ret < 0 {
+            Err(io::Error::last_os_error().raw_os_error().unwrap_or(-1))
+        } else {
+            Ok(ret)
+        }
+    }
+
     /// Receive one message with the fds attached as SCM_RIGHTS (what a seccomp agent does).
     pub(crate) fn recv_with_fds(sock: BorrowedFd<'_>) -> io::Result<(Vec<u8>, Vec<OwnedFd>)> {
         use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};

@@ -4,6 +4,7 @@
 
 mod decisions;
 mod profiles;
+mod runc;
 mod system;
 
 use super::interp::{self, Data};
@@ -71,3 +72,19 @@ fn podman() -> SeccompProgram {
 const CLONE_NEWNS: u64 = 0x0002_0000;
 const CLONE_NEWUSER: u64 = 0x1000_0000;
 const THREAD_FLAGS: u64 = 0x003d_0f00; // what glibc's pthread_create passes to clone
+
+/// A temporary directory removed on drop (even when the test fails).
+struct TempDir(std::path::PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("husk-seccomp-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir(&p).unwrap();
+        TempDir(p)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -2,7 +2,6 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use nix::errno::Errno;
@@ -13,28 +12,12 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{Pid, Whence};
 use serde_json::json;
 
-use super::{containerd, profile, prog};
+use super::{containerd, profile, prog, TempDir};
 use crate::security::seccomp::{compile, process_state, send_to_listener};
 use crate::sys::seccomp::testing::{fork_run, notif_recv, notif_send, recv_with_fds};
 
 /// Forks in this module are serialized so that children do not inherit each other's fds.
-static FORK: Mutex<()> = Mutex::new(());
-
-/// A temporary directory removed on drop (even when the test fails).
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("husk-seccomp-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir(&p).unwrap();
-        TempDir(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub(super) static FORK: Mutex<()> = Mutex::new(());
 
 fn errno_of<T>(r: nix::Result<T>) -> i32 {
     match r {
@@ -57,7 +40,7 @@ fn run_child(
     probes: Vec<Box<dyn Fn() -> i32>>,
 ) -> (Vec<i32>, WaitStatus) {
     let _g = FORK.lock().unwrap_or_else(|e| e.into_inner());
-    let (rd, wr) = nix::unistd::pipe().unwrap();
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let child = fork_run(|| {
         if nix::sys::prctl::set_no_new_privs().is_err() {
             return 100;
@@ -254,7 +237,7 @@ fn sys_notify_sends_fd_and_state_to_the_listener() {
     })))
     .unwrap();
     let _g = FORK.lock().unwrap_or_else(|e| e.into_inner());
-    let (rd, wr) = nix::unistd::pipe().unwrap();
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let child = fork_run(|| {
         if nix::sys::prctl::set_no_new_privs().is_err() {
             return 100;
