@@ -227,20 +227,7 @@ pub(crate) fn resolve(seccomp: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         "linux.seccomp.defaultErrnoRet",
     )?;
 
-    let mut abis = vec![Abi::X86_64];
-    for arch in seccomp.architectures().iter().flatten() {
-        let abi = match arch {
-            Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Abi::X86_64,
-            Arch::ScmpArchX86 => Abi::I386,
-            Arch::ScmpArchX32 => Abi::X32,
-            // Never reported by an x86_64 kernel: a block for it could never run.
-            _ => continue,
-        };
-        if !abis.contains(&abi) {
-            abis.push(abi);
-        }
-    }
-
+    let abis = abis_of(seccomp);
     let syscalls = seccomp.syscalls().as_deref().unwrap_or_default();
     let mut plans: Vec<AbiPlan> = abis
         .iter()
@@ -305,6 +292,36 @@ pub(crate) fn resolve(seccomp: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         }
     }
 
+    let flags = flags_of(seccomp, notify)?;
+    Ok(Plan {
+        default,
+        abis: plans,
+        flags,
+    })
+}
+
+/// The ABIs in the filter: x86_64 always (libseccomp's native arch), then the listed compat
+/// ones.
+fn abis_of(seccomp: &LinuxSeccomp) -> Vec<Abi> {
+    let mut abis = vec![Abi::X86_64];
+    for arch in seccomp.architectures().iter().flatten() {
+        let abi = match arch {
+            Arch::ScmpArchNative | Arch::ScmpArchX86_64 => Abi::X86_64,
+            Arch::ScmpArchX86 => Abi::I386,
+            Arch::ScmpArchX32 => Abi::X32,
+            // Never reported by an x86_64 kernel: a block for it could never run.
+            _ => continue,
+        };
+        if !abis.contains(&abi) {
+            abis.push(abi);
+        }
+    }
+
+    abis
+}
+
+/// The seccomp(2) flags: the profile's, plus what SCMP_ACT_NOTIFY needs.
+fn flags_of(seccomp: &LinuxSeccomp, notify: bool) -> Result<u32, SeccompError> {
     let mut flags = 0;
     let mut wait_killable_at = None;
     for (i, flag) in seccomp.flags().iter().flatten().enumerate() {
@@ -325,7 +342,11 @@ pub(crate) fn resolve(seccomp: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         if flags & FLAG_TSYNC != 0 {
             flags |= FLAG_TSYNC_ESRCH;
         }
-        if seccomp.listener_path().is_none() {
+        if seccomp
+            .listener_path()
+            .as_ref()
+            .is_none_or(|p| p.as_os_str().is_empty())
+        {
             return Err(invalid(
                 "linux.seccomp.listenerPath",
                 "required when a rule uses SCMP_ACT_NOTIFY",
@@ -339,11 +360,7 @@ pub(crate) fn resolve(seccomp: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         ));
     }
 
-    Ok(Plan {
-        default,
-        abis: plans,
-        flags,
-    })
+    Ok(flags)
 }
 
 /// The rules one OCI syscall entry stands for (empty conditions = unconditional).

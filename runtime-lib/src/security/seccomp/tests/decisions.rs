@@ -532,6 +532,11 @@ fn errors_name_the_field() {
             "linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY",
         ),
         (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "", "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}),
+            "linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY",
+        ),
+        (
             json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
                 {"names": [], "action": "SCMP_ACT_ERRNO"}]}),
             "linux.seccomp.syscalls[0].names: empty",
