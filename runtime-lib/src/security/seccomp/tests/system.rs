@@ -42,6 +42,11 @@ fn run_child(
     let _g = FORK.lock().unwrap_or_else(|e| e.into_inner());
     let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let child = fork_run(|| {
+        // SIGSYS (KILL, TRAP) would dump core into the working directory otherwise.
+        let no_core = nix::sys::resource::Resource::RLIMIT_CORE;
+        if nix::sys::resource::setrlimit(no_core, 0, 0).is_err() {
+            return 99;
+        }
         if nix::sys::prctl::set_no_new_privs().is_err() {
             return 100;
         }
