@@ -71,22 +71,30 @@ pub(crate) enum Abi {
 }
 
 impl Abi {
-    fn table(self) -> &'static [(&'static str, u32)] {
+    fn column(self) -> usize {
         match self {
-            Abi::X86_64 => &tables::X86_64,
-            Abi::X32 => &tables::X32,
-            Abi::I386 => &tables::I386,
+            Abi::X86_64 => 0,
+            Abi::I386 => 1,
+            Abi::X32 => 2,
         }
     }
 
     /// The syscall number of `name` in this ABI (x32 numbers include [`X32_SYSCALL_BIT`]).
     pub(crate) fn lookup(self, name: &str) -> Option<u32> {
-        let table = self.table();
-        table
-            .binary_search_by(|(n, _)| (*n).cmp(name))
-            .ok()
-            .map(|i| table[i].1)
+        numbers(name).and_then(|n| self.pick(n))
     }
+
+    fn pick(self, numbers: &[u32; 3]) -> Option<u32> {
+        Some(numbers[self.column()]).filter(|&n| n != tables::NONE)
+    }
+}
+
+/// A name's numbers in all three ABIs (one search serves all).
+fn numbers(name: &str) -> Option<&'static [u32; 3]> {
+    tables::SYSCALLS
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .map(|i| &tables::SYSCALLS[i].1)
 }
 
 /// An argument comparison.
@@ -265,8 +273,9 @@ pub(crate) fn resolve(seccomp: &LinuxSeccomp) -> Result<Plan, SeccompError> {
                     "SCMP_ACT_NOTIFY cannot be used for the write syscall",
                 ));
             }
+            let nrs = numbers(name);
             for (plan, high) in plans.iter_mut().zip(highest.iter_mut()) {
-                if let Some(nr) = plan.abi.lookup(name) {
+                if let Some(nr) = nrs.and_then(|n| plan.abi.pick(n)) {
                     // runc counts every rule, whatever its action, for the ENOSYS stub.
                     *high = (*high).max(nr);
                     if action != default {
@@ -418,48 +427,43 @@ const I386_IPC: u32 = 117;
 /// multiplexers, with the call number in the first argument (linux/net.h SYS_*, linux/ipc.h).
 /// libseccomp adds a multiplexer rule for each such name, besides the direct syscall.
 fn i386_multiplexed(name: &str) -> Option<(u32, u32)> {
-    const SOCKET: [&str; 20] = [
-        "socket",
-        "bind",
-        "connect",
-        "listen",
-        "accept",
-        "getsockname",
-        "getpeername",
-        "socketpair",
-        "send",
-        "recv",
-        "sendto",
-        "recvfrom",
-        "shutdown",
-        "setsockopt",
-        "getsockopt",
-        "sendmsg",
-        "recvmsg",
-        "accept4",
-        "recvmmsg",
-        "sendmmsg",
-    ];
-    const IPC: [(&str, u32); 12] = [
-        ("semop", 1),
-        ("semget", 2),
-        ("semctl", 3),
-        ("semtimedop", 4),
-        ("msgsnd", 11),
-        ("msgrcv", 12),
-        ("msgget", 13),
-        ("msgctl", 14),
-        ("shmat", 21),
-        ("shmdt", 22),
-        ("shmget", 23),
-        ("shmctl", 24),
-    ];
-    if let Some(i) = SOCKET.iter().position(|n| *n == name) {
-        return Some((I386_SOCKETCALL, i as u32 + 1));
+    let socketcall = |call| Some((I386_SOCKETCALL, call));
+    let ipc = |call| Some((I386_IPC, call));
+    match name {
+        "socket" => socketcall(1),
+        "bind" => socketcall(2),
+        "connect" => socketcall(3),
+        "listen" => socketcall(4),
+        "accept" => socketcall(5),
+        "getsockname" => socketcall(6),
+        "getpeername" => socketcall(7),
+        "socketpair" => socketcall(8),
+        "send" => socketcall(9),
+        "recv" => socketcall(10),
+        "sendto" => socketcall(11),
+        "recvfrom" => socketcall(12),
+        "shutdown" => socketcall(13),
+        "setsockopt" => socketcall(14),
+        "getsockopt" => socketcall(15),
+        "sendmsg" => socketcall(16),
+        "recvmsg" => socketcall(17),
+        "accept4" => socketcall(18),
+        "recvmmsg" => socketcall(19),
+        "sendmmsg" => socketcall(20),
+        "semop" => ipc(1),
+        "semget" => ipc(2),
+        "semctl" => ipc(3),
+        "semtimedop" => ipc(4),
+        "msgsnd" => ipc(11),
+        "msgrcv" => ipc(12),
+        "msgget" => ipc(13),
+        "msgctl" => ipc(14),
+        "shmat" => ipc(21),
+        "shmdt" => ipc(22),
+        "shmget" => ipc(23),
+        "shmctl" => ipc(24),
+        _ => None,
     }
-    IPC.iter()
-        .find(|(n, _)| *n == name)
-        .map(|&(_, call)| (I386_IPC, call))
 }
 
 /// The multiplexer version of `rules`: the first argument must be `call`. Like libseccomp, this
