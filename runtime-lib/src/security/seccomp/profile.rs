@@ -80,6 +80,7 @@ impl Abi {
     }
 
     /// The syscall number of `name` in this ABI (x32 numbers include [`X32_SYSCALL_BIT`]).
+    #[cfg(test)]
     pub(crate) fn lookup(self, name: &str) -> Option<u32> {
         numbers(name).and_then(|n| self.pick(n))
     }
