@@ -55,8 +55,18 @@ fn malformed_config_json() {
     let env = TestEnv::new("badjson");
     let id = env.id("c");
     let b = env.bundle("b", &["true"]);
-    fs::write(b.dir.join("config.json"), "{\"ociVersion\": \"1.0.2\", \"process\": [").unwrap();
-    fails_cleanly(&env, "create", &id, &create_args(&b, &id), &["config.json", "json", "eof"]);
+    fs::write(
+        b.dir.join("config.json"),
+        "{\"ociVersion\": \"1.0.2\", \"process\": [",
+    )
+    .unwrap();
+    fails_cleanly(
+        &env,
+        "create",
+        &id,
+        &create_args(&b, &id),
+        &["config.json", "json", "eof"],
+    );
 }
 
 #[test]
@@ -68,7 +78,13 @@ fn missing_rootfs() {
     let id = env.id("c");
     let b = env.bundle("b", &["true"]);
     fs::remove_dir_all(b.rootfs()).unwrap();
-    fails_cleanly(&env, "create", &id, &create_args(&b, &id), &["rootfs", "no such file"]);
+    fails_cleanly(
+        &env,
+        "create",
+        &id,
+        &create_args(&b, &id),
+        &["rootfs", "no such file"],
+    );
 }
 
 #[test]
@@ -79,9 +95,18 @@ fn unknown_namespace() {
     let env = TestEnv::new("badns");
     let id = env.id("c");
     let mut b = env.bundle("b", &["true"]);
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "foo"}));
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "foo"}));
     b.write();
-    let msg = fails_cleanly(&env, "create", &id, &create_args(&b, &id), &["foo", "namespace"]);
+    let msg = fails_cleanly(
+        &env,
+        "create",
+        &id,
+        &create_args(&b, &id),
+        &["foo", "namespace"],
+    );
     if is_husk() {
         // issue 2: errors name the offending field.
         assert!(msg.contains("linux.namespaces[5].type"), "{msg}");
@@ -96,11 +121,25 @@ fn invalid_ids() {
     let env = TestEnv::new("badid");
     let b = env.bundle("b", &["true"]);
     let long = "x".repeat(1025);
-    for (tag, id) in [("slash", "a/b"), ("dotdot", ".."), ("empty", ""), ("long", long.as_str())] {
+    for (tag, id) in [
+        ("slash", "a/b"),
+        ("dotdot", ".."),
+        ("empty", ""),
+        ("long", long.as_str()),
+    ] {
         let _before = MountSnapshot::take();
-        fails_cleanly(&env, tag, id, &create_args(&b, id), &["id", "name too long"]);
+        fails_cleanly(
+            &env,
+            tag,
+            id,
+            &create_args(&b, id),
+            &["id", "name too long"],
+        );
         // Nothing may have been created next to --root either (a "../x"-style escape).
-        assert!(!b.dir.join("b").exists() && !env.dir.join("a").exists(), "{tag}: escaped --root");
+        assert!(
+            !b.dir.join("b").exists() && !env.dir.join("a").exists(),
+            "{tag}: escaped --root"
+        );
     }
 }
 
@@ -118,7 +157,16 @@ fn duplicate_id() {
     let log = env.path("dup.log.json");
     let (code, _) = env.run_to_files(
         "dup",
-        &["--log", log.to_str().unwrap(), "--log-format", "json", "create", "--bundle", b.dir.to_str().unwrap(), &id],
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ],
     );
     assert_eq!(code, 1);
     let msg = one_error_line(&log);
@@ -143,7 +191,17 @@ fn start_when_not_created() {
     env.run_detached(&id, &b);
     assert_eq!(env.status(&id), "running");
     let log = env.path("running.log.json");
-    let (code, _) = env.run_to_files("running", &["--log", log.to_str().unwrap(), "--log-format", "json", "start", &id]);
+    let (code, _) = env.run_to_files(
+        "running",
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "start",
+            &id,
+        ],
+    );
     assert_eq!(code, 1);
     let msg = one_error_line(&log);
     assert!(msg.contains("cannot start"), "{msg}");
@@ -152,7 +210,17 @@ fn start_when_not_created() {
     assert!(env.run(&["kill", &id, "KILL"]).status.success());
     env.wait_status(&id, "stopped");
     let log = env.path("stopped.log.json");
-    let (code, _) = env.run_to_files("stopped", &["--log", log.to_str().unwrap(), "--log-format", "json", "start", &id]);
+    let (code, _) = env.run_to_files(
+        "stopped",
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "start",
+            &id,
+        ],
+    );
     assert_eq!(code, 1);
     let msg = one_error_line(&log);
     assert!(msg.contains("cannot start"), "{msg}");
@@ -160,7 +228,13 @@ fn start_when_not_created() {
     assert_nothing_left(&env, &id, &before);
 
     let missing = env.id("missing");
-    fails_cleanly(&env, "nonexistent", &missing, &["start", &missing], &["does not exist"]);
+    fails_cleanly(
+        &env,
+        "nonexistent",
+        &missing,
+        &["start", &missing],
+        &["does not exist"],
+    );
 }
 
 #[test]
@@ -174,11 +248,25 @@ fn delete_running_without_force() {
     let before = MountSnapshot::take();
     env.run_detached(&id, &b);
     let log = env.path("del.log.json");
-    let (code, _) = env.run_to_files("del", &["--log", log.to_str().unwrap(), "--log-format", "json", "delete", &id]);
+    let (code, _) = env.run_to_files(
+        "del",
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "delete",
+            &id,
+        ],
+    );
     assert_eq!(code, 1);
     let msg = one_error_line(&log);
     assert!(msg.contains("running"), "{msg}");
-    assert_eq!(env.status(&id), "running", "a refused delete must leave the container alone");
+    assert_eq!(
+        env.status(&id),
+        "running",
+        "a refused delete must leave the container alone"
+    );
     let o = env.run(&["delete", "--force", &id]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_nothing_left(&env, &id, &before);
@@ -196,8 +284,18 @@ fn kill_stopped_container() {
     env.run_detached(&id, &b);
     env.wait_status(&id, "stopped");
     let log = env.path("kill.log.json");
-    let (code, _) =
-        env.run_to_files("kill", &["--log", log.to_str().unwrap(), "--log-format", "json", "kill", &id, "KILL"]);
+    let (code, _) = env.run_to_files(
+        "kill",
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "kill",
+            &id,
+            "KILL",
+        ],
+    );
     assert_eq!(code, 1);
     let msg = one_error_line(&log);
     assert!(msg.contains("container not running"), "{msg}");
@@ -226,8 +324,21 @@ fn unwritable_pid_file() {
     let id = env.id("c");
     let b = env.bundle("b", &["sleep", "1000"]);
     let pid_file = env.path("no-such-dir/init.pid");
-    let args = ["create", "--pid-file", pid_file.to_str().unwrap(), "--bundle", b.dir.to_str().unwrap(), &id];
-    fails_cleanly(&env, "create", &id, &args, &["no such file or directory", "pid"]);
+    let args = [
+        "create",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ];
+    fails_cleanly(
+        &env,
+        "create",
+        &id,
+        &args,
+        &["no such file or directory", "pid"],
+    );
     assert!(!pid_file.exists());
 }
 
@@ -249,13 +360,30 @@ fn json_log_appends_one_line_per_failure() {
     let env = TestEnv::new("logappend");
     let id = env.id("c");
     let log = env.path("shared.log.json");
-    fs::write(&log, "{\"level\":\"info\",\"msg\":\"earlier line\",\"time\":\"2020-01-01T00:00:00Z\"}\n").unwrap();
+    fs::write(
+        &log,
+        "{\"level\":\"info\",\"msg\":\"earlier line\",\"time\":\"2020-01-01T00:00:00Z\"}\n",
+    )
+    .unwrap();
     for _ in 0..3 {
-        let (code, _) = env.run_to_files("x", &["--log", log.to_str().unwrap(), "--log-format", "json", "state", &id]);
+        let (code, _) = env.run_to_files(
+            "x",
+            &[
+                "--log",
+                log.to_str().unwrap(),
+                "--log-format",
+                "json",
+                "state",
+                &id,
+            ],
+        );
         assert_eq!(code, 1);
     }
     let lines = json_log(&log);
-    assert_eq!(lines[0]["msg"], "earlier line", "the log must be appended to, not truncated");
+    assert_eq!(
+        lines[0]["msg"], "earlier line",
+        "the log must be appended to, not truncated"
+    );
     let errors: Vec<_> = lines.iter().filter(|l| l["level"] == "error").collect();
     assert_eq!(errors.len(), 3, "{lines:?}");
     for e in errors {

@@ -11,7 +11,11 @@ use common::*;
 
 /// The cgroup paths (`/proc/<pid>/cgroup` lines) of a process.
 fn cgroup_lines(pid: i64) -> Vec<String> {
-    fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap().lines().map(str::to_owned).collect()
+    fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Host directories of a process' cgroups that are not the test's own (cgroup v1 and v2).
@@ -23,7 +27,11 @@ fn own_cgroup_dirs(pid: i64) -> Vec<std::path::PathBuf> {
             continue;
         }
         let mut parts = line.splitn(3, ':');
-        let (_, ctrls, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (_, ctrls, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         let base = if ctrls.is_empty() {
             if std::path::Path::new("/sys/fs/cgroup/unified").exists() {
                 "/sys/fs/cgroup/unified".to_owned()
@@ -51,12 +59,26 @@ fn create_start_state_kill_delete_through_every_status() {
     let id = env.id("c");
     // SIGTERM (the default signal of kill) ends it; pid 1 of a pid namespace ignores signals
     // it has no handler for, hence the trap.
-    let b = env.bundle("b", &["sh", "-c", "trap 'echo got-term; exit 0' TERM; echo started; while :; do sleep 0.1; done"]);
+    let b = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 0' TERM; echo started; while :; do sleep 0.1; done",
+        ],
+    );
     let before = MountSnapshot::take();
     let pid_file = env.path("init.pid");
     let (code, err) = env.run_to_files(
         "c",
-        &["create", "--bundle", b.dir.to_str().unwrap(), "--pid-file", pid_file.to_str().unwrap(), &id],
+        &[
+            "create",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ],
     );
     assert_eq!(code, 0, "create: {err}");
 
@@ -66,32 +88,62 @@ fn create_start_state_kill_delete_through_every_status() {
     assert_eq!(s["id"], id.as_str());
     assert_eq!(s["bundle"], b.dir.to_str().unwrap());
     assert_eq!(s["rootfs"], b.rootfs().to_str().unwrap());
-    assert!(s["ociVersion"].is_string() && s["created"].as_str().unwrap().contains('T'), "{s}");
+    assert!(
+        s["ociVersion"].is_string() && s["created"].as_str().unwrap().contains('T'),
+        "{s}"
+    );
     assert!(s.get("owner").is_some(), "{s}");
     let pid = s["pid"].as_i64().unwrap();
     assert!(pid > 0);
     let pid_text = fs::read_to_string(&pid_file).unwrap();
-    assert_eq!(pid_text, pid.to_string(), "pid file: decimal pid, no trailing newline");
+    assert_eq!(
+        pid_text,
+        pid.to_string(),
+        "pid file: decimal pid, no trailing newline"
+    );
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
-    assert!(!env.out("c").contains("started"), "the user process ran before start");
+    assert!(
+        !env.out("c").contains("started"),
+        "the user process ran before start"
+    );
 
     // The leftover checks used by the bad-input tests do see a live container.
     assert!(env.root.join(&id).exists(), "no state folder under --root");
     assert!(!processes_mentioning(&id).is_empty() || !cgroups_named(&id).is_empty());
     let cgroup_dirs = own_cgroup_dirs(pid);
-    assert!(!cgroup_dirs.is_empty(), "the container has no cgroup of its own");
-    assert!(!cgroups_named(&id).is_empty(), "no cgroup directory is named after the container id");
+    assert!(
+        !cgroup_dirs.is_empty(),
+        "the container has no cgroup of its own"
+    );
+    assert!(
+        !cgroups_named(&id).is_empty(),
+        "no cgroup directory is named after the container id"
+    );
 
     // running
     let o = env.run(&["start", &id]);
-    assert!(o.status.success(), "start: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "start: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(env.status(&id), "running");
-    assert!(wait_until(Duration::from_secs(10), || env.out("c").contains("started")));
-    assert_eq!(env.state(&id).unwrap()["pid"].as_i64(), Some(pid), "pid changed across start");
+    assert!(wait_until(Duration::from_secs(10), || env
+        .out("c")
+        .contains("started")));
+    assert_eq!(
+        env.state(&id).unwrap()["pid"].as_i64(),
+        Some(pid),
+        "pid changed across start"
+    );
 
     // kill with the default signal (SIGTERM) → stopped
     let o = env.run(&["kill", &id]);
-    assert!(o.status.success(), "kill: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "kill: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     env.wait_status(&id, "stopped");
     assert!(env.out("c").contains("got-term"));
     let s = env.state(&id).unwrap();
@@ -99,7 +151,11 @@ fn create_start_state_kill_delete_through_every_status() {
 
     // delete → gone
     let o = env.run(&["delete", &id]);
-    assert!(o.status.success(), "delete: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "delete: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(env.state(&id).is_none());
     for d in &cgroup_dirs {
         assert!(!d.exists(), "cgroup {} left after delete", d.display());
@@ -118,7 +174,11 @@ fn delete_of_created_container_kills_init() {
     let before = MountSnapshot::take();
     env.create(&id, &b);
     let o = env.run(&["delete", &id]);
-    assert!(o.status.success(), "delete: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "delete: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_nothing_left(&env, &id, &before);
 }
 
@@ -134,12 +194,27 @@ fn kill_accepts_names_and_numbers() {
         &["sh", "-c", "trap 'echo usr1' USR1; trap 'echo usr2' USR2; trap 'echo hup' HUP; echo ready; while :; do sleep 0.1; done"],
     );
     env.run_detached(&id, &b);
-    assert!(wait_until(Duration::from_secs(10), || env.out(&id).contains("ready")));
-    for (sig, want, count) in [("SIGUSR1", "usr1", 1), ("usr1", "usr1", 2), ("12", "usr2", 1), ("HUP", "hup", 1)] {
+    assert!(wait_until(Duration::from_secs(10), || env
+        .out(&id)
+        .contains("ready")));
+    for (sig, want, count) in [
+        ("SIGUSR1", "usr1", 1),
+        ("usr1", "usr1", 2),
+        ("12", "usr2", 1),
+        ("HUP", "hup", 1),
+    ] {
         let o = env.run(&["kill", &id, sig]);
-        assert!(o.status.success(), "kill {sig}: {}", String::from_utf8_lossy(&o.stderr));
         assert!(
-            wait_until(Duration::from_secs(10), || env.out(&id).matches(want).count() >= count),
+            o.status.success(),
+            "kill {sig}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            wait_until(Duration::from_secs(10), || env
+                .out(&id)
+                .matches(want)
+                .count()
+                >= count),
             "signal {sig} not seen: {}",
             env.out(&id)
         );
@@ -148,7 +223,11 @@ fn kill_accepts_names_and_numbers() {
     assert!(!o.status.success());
     assert_eq!(env.status(&id), "running");
     let o = env.run(&["kill", "--all", &id, "9"]);
-    assert!(o.status.success(), "kill --all: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "kill --all: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     env.wait_status(&id, "stopped");
 }
 
@@ -159,11 +238,20 @@ fn run_foreground_returns_exit_status() {
     }
     let env = TestEnv::new("runexit");
     let before = MountSnapshot::take();
-    for (code, script) in [(0, "exit 0"), (3, "exit 3"), (42, "echo out; echo err >&2; exit 42")] {
+    for (code, script) in [
+        (0, "exit 0"),
+        (3, "exit 3"),
+        (42, "echo out; echo err >&2; exit 42"),
+    ] {
         let id = env.id(&format!("c{code}"));
         let b = env.bundle(&format!("b{code}"), &["sh", "-c", script]);
         let o = env.run(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
-        assert_eq!(o.status.code(), Some(code), "{script}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{script}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         if code == 42 {
             // stdio is the runtime's own, passed through untouched.
             assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
@@ -184,9 +272,16 @@ fn run_foreground_killed_by_sigkill_returns_137() {
     let b = env.bundle("b", &["sh", "-c", "echo ready; exec sleep 1000"]);
     let before = MountSnapshot::take();
     let mut child = env.spawn_to_files("run", &["run", "--bundle", b.dir.to_str().unwrap(), &id]);
-    assert!(wait_until(Duration::from_secs(10), || env.out("run").contains("ready")), "never ready");
+    assert!(
+        wait_until(Duration::from_secs(10), || env.out("run").contains("ready")),
+        "never ready"
+    );
     let o = env.run(&["kill", &id, "KILL"]);
-    assert!(o.status.success(), "kill: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "kill: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(137));
     assert_nothing_left(&env, &id, &before);
@@ -202,10 +297,18 @@ fn run_foreground_forwards_signals() {
     let b = env.bundle("b", &["sh", "-c", "trap 'exit 7' TERM; trap 'echo got-usr1' USR1; echo ready; while :; do sleep 0.1; done"]);
     let before = MountSnapshot::take();
     let mut child = env.spawn_to_files("run", &["run", "--bundle", b.dir.to_str().unwrap(), &id]);
-    assert!(wait_until(Duration::from_secs(10), || env.out("run").contains("ready")), "never ready");
+    assert!(
+        wait_until(Duration::from_secs(10), || env.out("run").contains("ready")),
+        "never ready"
+    );
     let runtime_pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(runtime_pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
-    assert!(wait_until(Duration::from_secs(10), || env.out("run").contains("got-usr1")), "USR1 not forwarded");
+    assert!(
+        wait_until(Duration::from_secs(10), || env
+            .out("run")
+            .contains("got-usr1")),
+        "USR1 not forwarded"
+    );
     nix::sys::signal::kill(runtime_pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(7), "TERM not forwarded (trap exits 7)");
@@ -224,12 +327,23 @@ fn run_detached_and_pid_file() {
     let pid_file = env.path("pid");
     let (code, err) = env.run_to_files(
         "run",
-        &["run", "-d", "--pid-file", pid_file.to_str().unwrap(), "--bundle", b.dir.to_str().unwrap(), &id],
+        &[
+            "run",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let s = env.state(&id).unwrap();
     assert_eq!(s["status"], "running");
-    assert_eq!(fs::read_to_string(&pid_file).unwrap(), s["pid"].as_i64().unwrap().to_string());
+    assert_eq!(
+        fs::read_to_string(&pid_file).unwrap(),
+        s["pid"].as_i64().unwrap().to_string()
+    );
     let comm = fs::read_to_string(format!("/proc/{}/comm", s["pid"])).unwrap();
     assert_eq!(comm.trim(), "sleep");
     let o = env.run(&["delete", "--force", &id]);
@@ -260,7 +374,10 @@ fn list_table_json_quiet() {
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]);
+    assert_eq!(
+        header,
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows.len(), 2, "{text}");
     assert_eq!(rows[0][0], a);
@@ -272,7 +389,8 @@ fn list_table_json_quiet() {
     assert_eq!(rows[1][1], env.state(&z).unwrap()["pid"].to_string());
 
     let o = env.run(&["list", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("list --format json is JSON");
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).expect("list --format json is JSON");
     let arr = v.as_array().unwrap();
     assert_eq!(arr.len(), 2);
     assert_eq!(arr[0]["id"], a.as_str());
@@ -290,9 +408,12 @@ fn list_of_empty_root() {
     let env = TestEnv::new("listempty");
     let o = env.run(&["list"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).split_whitespace().collect::<Vec<_>>(), [
-        "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"
-    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    );
     let o = env.run(&["list", "-q"]);
     assert!(o.status.success());
     assert_eq!(o.stdout, b"");
@@ -323,7 +444,11 @@ fn script_written_for_runc_drives_the_runtime() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "script failed:\n{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "script failed:\n{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("lifecycle ok"), "{out}");
     assert_nothing_left(&env, &id, &before);
 }

@@ -89,7 +89,10 @@ pub fn can_run_containers(test: &str) -> bool {
 fn applets() -> &'static [String] {
     static LIST: OnceLock<Vec<String>> = OnceLock::new();
     LIST.get_or_init(|| {
-        let out = Command::new(busybox().expect("busybox")).arg("--list").output().expect("busybox --list");
+        let out = Command::new(busybox().expect("busybox"))
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter(|a| !a.is_empty() && *a != "busybox")
@@ -154,7 +157,9 @@ pub fn base_config(args: &[&str]) -> Value {
 
 /// Write a busybox root filesystem into `rootfs` (relative symlink per applet).
 pub fn make_rootfs(rootfs: &Path) {
-    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root", "usr/bin", "sbin"] {
+    for d in [
+        "bin", "proc", "sys", "dev", "etc", "tmp", "root", "usr/bin", "sbin",
+    ] {
         fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     fs::copy(busybox().expect("busybox"), rootfs.join("bin/busybox")).unwrap();
@@ -186,7 +191,11 @@ pub struct Bundle {
 impl Bundle {
     /// Write `config.json`.
     pub fn write(&self) {
-        fs::write(self.dir.join("config.json"), serde_json::to_vec_pretty(&self.config).unwrap()).unwrap();
+        fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
     }
     /// `rootfs` path.
     pub fn rootfs(&self) -> PathBuf {
@@ -212,16 +221,26 @@ impl TestEnv {
     /// A fresh environment for test `name`.
     pub fn new(name: &str) -> TestEnv {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("husk-systest-{}-{n}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("husk-systest-{}-{n}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let root = dir.join("state");
-        TestEnv { dir, root, name: name.to_owned(), ids: Default::default() }
+        TestEnv {
+            dir,
+            root,
+            name: name.to_owned(),
+            ids: Default::default(),
+        }
     }
 
     /// A unique container id (registered for cleanup).
     pub fn id(&self, suffix: &str) -> String {
-        let id = format!("hk{}-{}-{suffix}", std::process::id(), self.name.replace('_', "-"));
+        let id = format!(
+            "hk{}-{}-{suffix}",
+            std::process::id(),
+            self.name.replace('_', "-")
+        );
         self.register(&id);
         id
     }
@@ -267,8 +286,16 @@ impl TestEnv {
         let out = fs::File::create(self.dir.join(format!("{tag}.out"))).unwrap();
         let err_path = self.dir.join(format!("{tag}.err"));
         let err = fs::File::create(&err_path).unwrap();
-        let status = self.cmd(args).stdout(out).stderr(err).status().expect("spawn runtime");
-        (status.code().unwrap_or(-1), fs::read_to_string(err_path).unwrap_or_default())
+        let status = self
+            .cmd(args)
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .expect("spawn runtime");
+        (
+            status.code().unwrap_or(-1),
+            fs::read_to_string(err_path).unwrap_or_default(),
+        )
     }
 
     /// What a container wrote to `<tag>.out`.
@@ -280,7 +307,11 @@ impl TestEnv {
     pub fn spawn_to_files(&self, tag: &str, args: &[&str]) -> Child {
         let out = fs::File::create(self.dir.join(format!("{tag}.out"))).unwrap();
         let err = fs::File::create(self.dir.join(format!("{tag}.err"))).unwrap();
-        self.cmd(args).stdout(out).stderr(err).spawn().expect("spawn runtime")
+        self.cmd(args)
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn runtime")
     }
 
     /// `create --bundle B <id>` with output in files; panics with the runtime's stderr on
@@ -311,7 +342,9 @@ impl TestEnv {
 
     /// The `status` field of `state <id>`.
     pub fn status(&self, id: &str) -> String {
-        let s = self.state(id).unwrap_or_else(|| panic!("{id} does not exist"));
+        let s = self
+            .state(id)
+            .unwrap_or_else(|| panic!("{id} does not exist"));
         s["status"].as_str().unwrap().to_owned()
     }
 
@@ -334,7 +367,11 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         for id in self.ids.borrow().iter() {
-            let _ = self.cmd(&["delete", "--force", id]).stderr(Stdio::null()).stdout(Stdio::null()).status();
+            let _ = self
+                .cmd(&["delete", "--force", id])
+                .stderr(Stdio::null())
+                .stdout(Stdio::null())
+                .status();
         }
         // A leaked mount under the temp dir would make remove_dir_all descend into whatever is
         // mounted there: detach those first.
@@ -384,7 +421,10 @@ impl MountSnapshot {
     /// shared: other test binaries and other users mount things concurrently, so only new
     /// mounts naming the test's temp dir or container id count).
     pub fn new_mounts(&self, needles: &[&str]) -> Vec<String> {
-        mounts_mentioning(needles).into_iter().filter(|l| !self.0.contains(l)).collect()
+        mounts_mentioning(needles)
+            .into_iter()
+            .filter(|l| !self.0.contains(l))
+            .collect()
     }
 }
 
@@ -415,7 +455,9 @@ pub fn cgroups_named(id: &str) -> Vec<PathBuf> {
 pub fn processes_mentioning(id: &str) -> Vec<String> {
     let me = std::process::id().to_string();
     let mut found = Vec::new();
-    let Ok(rd) = fs::read_dir("/proc") else { return found };
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return found;
+    };
     for e in rd.flatten() {
         let pid = e.file_name().to_string_lossy().into_owned();
         if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == me {
@@ -423,10 +465,15 @@ pub fn processes_mentioning(id: &str) -> Vec<String> {
         }
         let read = |f: &str| {
             let mut s = Vec::new();
-            fs::File::open(e.path().join(f)).and_then(|mut h| h.read_to_end(&mut s)).map(|_| s).unwrap_or_default()
+            fs::File::open(e.path().join(f))
+                .and_then(|mut h| h.read_to_end(&mut s))
+                .map(|_| s)
+                .unwrap_or_default()
         };
         let stat = String::from_utf8_lossy(&read("stat")).into_owned();
-        let state = stat.rsplit_once(") ").map(|(_, r)| r.chars().next().unwrap_or('?'));
+        let state = stat
+            .rsplit_once(") ")
+            .map(|(_, r)| r.chars().next().unwrap_or('?'));
         if state == Some('Z') || stat.is_empty() {
             continue;
         }
@@ -443,7 +490,10 @@ pub fn processes_mentioning(id: &str) -> Vec<String> {
 /// `--root`, no cgroup directory named after it, no new host mount, no live process.
 pub fn assert_nothing_left(env: &TestEnv, id: &str, before: &MountSnapshot) {
     if !id.is_empty() && !id.contains('/') && id != ".." && id.len() < 256 {
-        assert!(!env.root.join(id).exists(), "{id}: state folder left under --root");
+        assert!(
+            !env.root.join(id).exists(),
+            "{id}: state folder left under --root"
+        );
     }
     if let Ok(rd) = fs::read_dir(&env.root) {
         let left: Vec<_> = rd.flatten().map(|e| e.file_name()).collect();
@@ -475,7 +525,12 @@ pub fn json_log(path: &Path) -> Vec<Value> {
 pub fn one_error_line(path: &Path) -> String {
     let lines = json_log(path);
     let errors: Vec<&Value> = lines.iter().filter(|l| l["level"] == "error").collect();
-    assert_eq!(errors.len(), 1, "want exactly one error line in {}: {lines:?}", path.display());
+    assert_eq!(
+        errors.len(),
+        1,
+        "want exactly one error line in {}: {lines:?}",
+        path.display()
+    );
     let e = errors[0];
     let time = e["time"].as_str().expect("time is a string");
     assert!(
