@@ -210,6 +210,7 @@ const LONG_NAMES: &[&str] = &[
     "preserve-fds",
     "detach",
     "keep",
+    "no-subreaper",
     "all",
     "force",
     "format",
