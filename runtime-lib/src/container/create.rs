@@ -56,13 +56,29 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
     }
     let plan = spec::load(&b.bundle)?;
     let process = plan.spec.process().as_ref().expect("validated");
-    if process.terminal().unwrap_or(false) {
-        return Err(Error::Unsupported(if b.console_socket.is_none() {
-            "cannot allocate tty if husk will detach without setting console socket".into()
-        } else {
-            "process.terminal: terminals (--console-socket) are not supported yet".into()
-        }));
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && b.console_socket.is_none() {
+        return Err(Error::Unsupported(
+            "cannot allocate tty if husk will detach without setting console socket".into(),
+        ));
     }
+    if !terminal && b.console_socket.is_some() {
+        return Err(Error::Unsupported(
+            "cannot use console socket if husk will not detach or allocate tty".into(),
+        ));
+    }
+    let console_socket: Option<OwnedFd> = match &b.console_socket {
+        Some(p) => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(|e| Error::Path {
+                    op: "connect",
+                    path: p.clone(),
+                    source: e.into(),
+                })?
+                .into(),
+        ),
+        None => None,
+    };
     let linux = plan.spec.linux().as_ref();
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
@@ -118,6 +134,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         no_new_keyring: b.no_new_keyring,
         preserve_fds: b.preserve_fds,
         fifo: &fifo,
+        console_socket: console_socket.as_ref(),
     };
     let state_for_hooks = |pid: i32| {
         serde_json::to_vec(&serde_json::json!({

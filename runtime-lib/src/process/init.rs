@@ -163,6 +163,9 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
         crate::sys::process::setdomainname(d)
             .map_err(|e| sys_err(format!("setdomainname({d:?})"), e))?;
     }
+    if let Some(sock) = cfg.console_socket {
+        setup_console(sock, process.console_size().as_ref())?;
+    }
     let procfs = rootfs::trusted_procfs().map_err(|e| fail(e.to_string(), e.errno()))?;
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
         let mut keys: Vec<_> = sysctl.iter().collect();
@@ -322,4 +325,73 @@ fn hook_state(cfg: &InitConfig<'_>, status: &str) -> Vec<u8> {
         "annotations": cfg.plan.spec.annotations().clone().unwrap_or_default(),
     }))
     .unwrap_or_default()
+}
+
+/// Allocate the container's terminal from its own devpts, make it our controlling terminal and
+/// stdio, bind it onto `/dev/console` from the fd actually opened (S5, CVE-2025-52565), and
+/// send the master to the console socket: one message, payload the pty name, SCM_RIGHTS with
+/// exactly one fd (compat.md).
+fn setup_console(sock: &OwnedFd, size: Option<&oci_spec::runtime::Box>) -> Result<(), ErrorData> {
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(|e| sys_err("open /dev/ptmx", e))?;
+    grantpt(&master).map_err(|e| sys_err("grantpt", e))?;
+    unlockpt(&master).map_err(|e| sys_err("unlockpt", e))?;
+    let name = ptsname_r(&master).map_err(|e| sys_err("ptsname", e))?;
+    if let Some(sz) = size {
+        crate::sys::process::set_winsize(master.as_fd(), sz.height() as u16, sz.width() as u16)
+            .map_err(|e| sys_err("ioctl(TIOCSWINSZ)", e))?;
+    }
+    let slave: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(&name)
+        .map_err(|e| sys_err(format!("open {name}"), e))?
+        .into();
+    // The slave must be a pty slave (Unix98 majors 136-143), not whatever the image put there.
+    let st =
+        nix::sys::stat::fstat(slave.as_fd()).map_err(|e| sys_err(format!("fstat {name}"), e))?;
+    let major = libc::major(st.st_rdev);
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || !(136..=143).contains(&major) {
+        return Err(fail(format!("{name} is not a pty slave"), None));
+    }
+    let console = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o666)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open("/dev/console")
+        .map_err(|e| sys_err("create /dev/console", e))?;
+    let src = format!("/proc/self/fd/{}", slave.as_raw_fd());
+    let dst = format!("/proc/self/fd/{}", console.as_raw_fd());
+    nix::mount::mount(
+        Some(src.as_str()),
+        dst.as_str(),
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| sys_err(format!("mount({src:?}, \"/dev/console\", MS_BIND)"), e))?;
+    drop(console);
+    crate::sys::process::set_controlling_tty(slave.as_fd())
+        .map_err(|e| sys_err("ioctl(TIOCSCTTY)", e))?;
+    nix::unistd::dup2_stdin(&slave).map_err(|e| sys_err("dup2(pty, 0)", e))?;
+    nix::unistd::dup2_stdout(&slave).map_err(|e| sys_err("dup2(pty, 1)", e))?;
+    nix::unistd::dup2_stderr(&slave).map_err(|e| sys_err("dup2(pty, 2)", e))?;
+    let fds = [master.as_raw_fd()];
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    sendmsg::<UnixAddr>(
+        sock.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| sys_err("sendmsg(console socket)", e))?;
+    Ok(())
 }

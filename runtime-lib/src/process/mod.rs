@@ -43,6 +43,8 @@ pub(crate) struct InitConfig<'a> {
     pub preserve_fds: u32,
     /// `O_PATH` fd of the exec fifo.
     pub fifo: &'a OwnedFd,
+    /// The connected console socket, when `process.terminal` is set.
+    pub console_socket: Option<&'a OwnedFd>,
 }
 
 /// A started init process, blocked on the exec fifo.
@@ -76,9 +78,11 @@ pub(crate) fn spawn(
     // the child. Refuse rather than risk a deadlock (architecture.md, process model 1).
     match crate::sys::process::thread_count() {
         Ok(1) => {}
-        Ok(n) => return Err(Error::Unsupported(format!(
+        Ok(n) => {
+            return Err(Error::Unsupported(format!(
             "husk must create containers from a single-threaded process (this one has {n} threads)"
-        ))),
+        )))
+        }
         Err(e) => return Err(Error::sys("read /proc/self/stat", e)),
     }
     let shape = cfg.plan.namespaces.shape();

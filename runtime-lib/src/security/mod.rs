@@ -71,7 +71,8 @@ pub fn apply_rlimits(limits: &[PosixRlimit]) -> Result<(), SecurityError> {
 fn set_of(list: &Option<oci_spec::runtime::Capabilities>) -> CapsHashSet {
     list.iter()
         .flatten()
-        .filter_map(|c| c.to_string().parse::<Capability>().ok())
+        // oci-spec displays `CAP_KILL` as `KILL`.
+        .filter_map(|c| format!("CAP_{c}").parse::<Capability>().ok())
         .collect()
 }
 
@@ -198,4 +199,37 @@ pub fn apply_personality(
     nix::sys::personality::set(p)
         .map(|_| ())
         .map_err(|e| err(format!("personality({:#x})", p.bits()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_names_map_to_the_kernel_sets() {
+        let c: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_KILL", "CAP_AUDIT_WRITE"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL"],
+            "ambient": ["CAP_NET_BIND_SERVICE"]
+        }))
+        .unwrap();
+        let s = CapSets::from_spec(Some(&c));
+        assert_eq!(
+            s.bounding,
+            [Capability::CAP_KILL, Capability::CAP_AUDIT_WRITE]
+                .into_iter()
+                .collect()
+        );
+        assert_eq!(s.effective, [Capability::CAP_KILL].into_iter().collect());
+        assert!(
+            s.inheritable.is_empty(),
+            "no inheritable capability unless asked (S7)"
+        );
+        assert_eq!(
+            s.ambient,
+            [Capability::CAP_NET_BIND_SERVICE].into_iter().collect()
+        );
+        assert_eq!(CapSets::from_spec(None), CapSets::default());
+    }
 }
