@@ -399,3 +399,50 @@ fn memory_limit_is_enforced() {
     );
     assert!(!out.contains("survived"));
 }
+
+#[test]
+fn no_pivot_still_jails_the_root() {
+    if !can_run_containers("no_pivot") {
+        return;
+    }
+    let env = TestEnv::new("nopivot");
+    let b = env.bundle(
+        "b",
+        &["sh", "-c", "ls /; test -e /bin/busybox && echo in-rootfs"],
+    );
+    // Entries of the host's / that the rootfs does not have must not be listed.
+    let names = |d: &std::path::Path| -> std::collections::BTreeSet<String> {
+        fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let host_only: Vec<String> = names(std::path::Path::new("/"))
+        .difference(&names(&b.rootfs()))
+        .cloned()
+        .collect();
+    assert!(!host_only.is_empty());
+    let id = env.id("c");
+    let o = env.run(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        &id,
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("in-rootfs"), "{out}");
+    let listed: Vec<&str> = out.lines().collect();
+    for h in &host_only {
+        assert!(
+            !listed.contains(&h.as_str()),
+            "the host's /{h} is visible:\n{out}"
+        );
+    }
+}
