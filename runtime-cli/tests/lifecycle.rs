@@ -107,9 +107,19 @@ fn create_start_state_kill_delete_through_every_status() {
         "the user process ran before start"
     );
 
+    // `create` returned: exactly one process remains, init (no helper process stays behind).
+    let procs = processes_mentioning(&id);
+    assert_eq!(
+        procs.len(),
+        1,
+        "processes of the container after create: {procs:?}"
+    );
+    assert!(
+        procs[0].starts_with(&format!("{pid} ")),
+        "{procs:?} is not init {pid}"
+    );
     // The leftover checks used by the bad-input tests do see a live container.
     assert!(env.root.join(&id).exists(), "no state folder under --root");
-    assert!(!processes_mentioning(&id).is_empty() || !cgroups_named(&id).is_empty());
     let cgroup_dirs = own_cgroup_dirs(pid);
     assert!(
         !cgroup_dirs.is_empty(),
