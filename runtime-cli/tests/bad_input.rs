@@ -397,3 +397,33 @@ fn json_log_appends_one_line_per_failure() {
         assert!(e["msg"].as_str().unwrap().contains("does not exist"), "{e}");
     }
 }
+
+#[test]
+fn text_log_line_and_stderr() {
+    if !root_or_skip("text_log_line_and_stderr") {
+        return;
+    }
+    let env = TestEnv::new("textlog");
+    let id = env.id("c");
+    let log = env.path("log.txt");
+    let (code, stderr) = env.run_to_files("x", &["--log", log.to_str().unwrap(), "state", &id]);
+    assert_eq!(code, 1);
+    let text = fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].starts_with("time=\""), "{text}");
+    assert!(
+        lines[0].ends_with(" level=error msg=\"container does not exist\""),
+        "{text}"
+    );
+    // The caller's terminal still sees the error.
+    assert!(stderr.contains("container does not exist"), "{stderr}");
+
+    // Without --log, the formatted line goes to stderr.
+    let (code, stderr) = env.run_to_files("y", &["--log-format", "json", "state", &id]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value =
+        serde_json::from_str(stderr.trim()).expect("one JSON line on stderr");
+    assert_eq!(v["level"], "error");
+    assert_eq!(v["msg"], "container does not exist");
+}
