@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// How long a test waits for a container to reach a state or print a line: generous, because
+/// the machines are shared (2 cores, several builds at once); a healthy run takes milliseconds.
+pub const WAIT: Duration = Duration::from_secs(30);
+
 /// The runtime binary under test.
 pub fn runtime() -> PathBuf {
     match std::env::var_os("HUSK_TEST_RUNTIME") {
@@ -360,7 +364,7 @@ impl TestEnv {
     /// Wait (bounded) until `state <id>` says `want`.
     pub fn wait_status(&self, id: &str, want: &str) {
         let mut last = String::new();
-        let ok = wait_until(Duration::from_secs(10), || {
+        let ok = wait_until(WAIT, || {
             last = self.status(id);
             last == want
         });
