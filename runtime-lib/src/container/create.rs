@@ -9,6 +9,7 @@ use nix::sys::stat::Mode;
 
 use super::{Container, ContainerBuilder};
 use crate::cgroups::{self, Manager};
+use crate::namespaces::map_id;
 use crate::process::{self, InitConfig};
 use crate::state::{rfc3339, validate_id, write_atomic, ProcInfo, StateDir, StateFile};
 use crate::{spec, Error, Result};
@@ -84,6 +85,13 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         .and_then(|l| l.cgroups_path().as_ref())
         .map(|p| p.to_string_lossy().into_owned());
     let manager = cgroups::new_manager(cgroups_path.as_deref(), &b.id, false)?;
+    // Always applied, even without `linux.resources`: it installs the device allow-list
+    // (deny all, then runc's default devices).
+    let resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut warnings = plan.warnings.clone();
+    warnings.extend(manager.check_resources(&resources)?);
 
     if !dir.create()? {
         return Err(Error::AlreadyExists(b.id.clone()));
@@ -113,13 +121,30 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
 
     manager.create()?;
     undo.cgroup = Some(cgroups::from_config(&manager.config()));
-    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
-        manager.apply_resources(r)?;
-    }
+    manager.apply_resources(&resources)?;
 
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
+    // Owned by the container's root, as runc does: init opens it from inside a user namespace
+    // where host root's files are "nobody" (and the umask took the write bits).
+    let uid_maps = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid_maps = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
+    let (uid, gid) = (
+        map_id(&uid_maps, 0).unwrap_or(0),
+        map_id(&gid_maps, 0).unwrap_or(0),
+    );
+    nix::unistd::chown(&fifo_path, Some(uid.into()), Some(gid.into()))
+        .map_err(|e| Error::sys(format!("chown {}", fifo_path.display()), e))?;
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .map_err(|e| Error::sys(format!("chmod {}", fifo_path.display()), e))?;
     let fifo: OwnedFd = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)

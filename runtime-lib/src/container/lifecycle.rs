@@ -88,11 +88,18 @@ fn wait_gone(pid: i32, start: u64, limit: Duration) -> bool {
 /// them, and remove the cgroup.
 pub(super) fn destroy(dir: &StateDir, st: &StateFile, child: bool) -> Result<()> {
     let _ = dir;
+    // An embedder that created the container (detached or not) is its parent: reap it, or
+    // it stays a zombie of the embedder.
+    let ours = child
+        || ProcInfo::read(st.pid)
+            .is_some_and(|p| p.start == st.pid_start && p.ppid == std::process::id() as i32);
     if st.pid > 0 && ProcInfo::alive_as(st.pid, st.pid_start) {
         let _ = signal(st.pid, st.pid_start, Signal::SIGKILL as i32);
-        wait_gone(st.pid, st.pid_start, Duration::from_secs(10));
+        if !ours {
+            wait_gone(st.pid, st.pid_start, Duration::from_secs(10));
+        }
     }
-    if child && st.pid > 0 {
+    if ours && st.pid > 0 {
         let _ = waitpid(Pid::from_raw(st.pid), None);
     }
     if let Some(cg) = &st.cgroup {

@@ -21,10 +21,17 @@ use crate::sys::process::{clone3_fork, exit_now, Forked};
 
 /// Entry point of the forked child.
 pub(super) fn child_main(cfg: &InitConfig<'_>, ch: Channel) -> ! {
-    match init(cfg, &ch) {
+    let ready = std::cell::Cell::new(false);
+    match init(cfg, &ch, &ready) {
         Ok(never) => match never {},
         Err(e) => {
-            let _ = ch.send_parent(&ToParent::Error(e));
+            if ready.get() {
+                // The parent has returned from create: the container's stderr is the only
+                // place left to tell (runc does the same).
+                let _ = writeln!(std::io::stderr(), "husk: container init: {}", e.msg);
+            } else {
+                let _ = ch.send_parent(&ToParent::Error(e));
+            }
             exit_now(1)
         }
     }
@@ -51,7 +58,11 @@ fn expect(ch: &Channel, want: ToChild) -> Result<(), ErrorData> {
     }
 }
 
-fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
+fn init(
+    cfg: &InitConfig<'_>,
+    ch: &Channel,
+    ready: &std::cell::Cell<bool>,
+) -> Result<Infallible, ErrorData> {
     let plan = cfg.plan;
     let spec = &plan.spec;
     let ns = &plan.namespaces;
@@ -240,6 +251,7 @@ fn init(cfg: &InitConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
     ch.send_parent(&ToParent::Ready)
         .map_err(|e| sys_err("sync: send", e))?;
+    ready.set(true);
 
     // Block until `start` opens the fifo for reading. Reopen the O_PATH fd through our own
     // procfs: the fifo's path is in the runtime's mount namespace, out of our reach now.

@@ -289,6 +289,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 pub struct ProcInfo {
     /// The state letter (`R`, `S`, `Z`, ...).
     pub state: char,
+    /// The parent's pid.
+    pub ppid: i32,
     /// Start time in clock ticks since boot.
     pub start: u64,
 }
@@ -300,9 +302,10 @@ impl ProcInfo {
         let rest = stat.rsplit_once(')')?.1;
         let mut f = rest.split_whitespace();
         let state = f.next()?.chars().next()?;
-        // After the state (field 3), starttime is field 22: 19 fields further on.
-        let start = f.nth(18)?.parse().ok()?;
-        Some(ProcInfo { state, start })
+        let ppid = f.next()?.parse().ok()?;
+        // After ppid (field 4), starttime is field 22: 18 fields further on.
+        let start = f.nth(17)?.parse().ok()?;
+        Some(ProcInfo { state, ppid, start })
     }
 
     /// Whether this process is still alive as the one started at `start` (a zombie or dead

@@ -47,8 +47,9 @@ pub(crate) fn clone3_fork(
 ) -> io::Result<(Forked, bool)> {
     let mut args = CloneArgs {
         flags: ns_flags,
-        // With CLONE_PARENT the new process is our sibling: SIGCHLD goes to our parent.
-        exit_signal: libc::SIGCHLD as u64,
+        // clone3 refuses an exit signal with CLONE_PARENT (clone3_args_valid): the sibling
+        // then inherits ours (SIGCHLD), and our parent is signalled.
+        exit_signal: if parent { 0 } else { libc::SIGCHLD as u64 },
         ..Default::default()
     };
     if parent {
