@@ -157,6 +157,8 @@ pub struct Ctx<'a> {
     pub ids: Vec<String>,
     /// Extra cgroup directories to check for leaks and remove.
     pub extra_cgroups: Vec<PathBuf>,
+    /// Mounts the case made itself (not leaks; unmounted at cleanup).
+    own_mounts: Vec<PathBuf>,
     /// What was compared.
     pub evidence: Vec<Evidence>,
     /// Runtime calls made.
@@ -178,6 +180,7 @@ impl<'a> Ctx<'a> {
             ncmds: 0,
             ids: Vec::new(),
             extra_cgroups: Vec::new(),
+            own_mounts: Vec::new(),
             evidence: Vec::new(),
             commands: Vec::new(),
         })
@@ -393,6 +396,19 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Make the case directory a shared mount (bind onto itself, MS_SHARED), for cases whose
+    /// outcome depends on the propagation of the bundle's parent mount.
+    pub fn own_mount_shared(&mut self) -> R {
+        use nix::mount::{mount, MsFlags};
+        let d = self.dir.clone();
+        mount(Some(&d), &d, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(|e| Fail::Fail(format!("mount(\"{0}\", \"{0}\", MS_BIND): {e}", d.display())))?;
+        self.own_mounts.push(d.clone());
+        mount(None::<&str>, &d, None::<&str>, MsFlags::MS_SHARED, None::<&str>)
+            .map_err(|e| Fail::Fail(format!("mount(\"{}\", MS_SHARED): {e}", d.display())))?;
+        Ok(())
+    }
+
     /// Clean up everything the case created and return the leaks found on the way.
     pub fn cleanup(&mut self) -> Vec<String> {
         let mut leaks = Vec::new();
@@ -446,13 +462,24 @@ impl<'a> Ctx<'a> {
         }
         // Mounts on the host under the case directory (a runtime working in the wrong mount
         // namespace, or not detaching what it set up).
+        let own = std::mem::take(&mut self.own_mounts);
         let mut mounts = host::mounts_under(&self.dir);
+        // The case's own mounts are not leaks, but only once each: a second mount on the same
+        // point is somebody else's.
+        for o in &own {
+            if let Some(i) = mounts.iter().position(|m| Path::new(m) == o) {
+                mounts.remove(i);
+            }
+        }
         if !mounts.is_empty() {
             leaks.push(format!("host mounts left behind: {}", mounts.join(", ")));
             mounts.reverse();
             for m in mounts {
                 let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
             }
+        }
+        for o in own.iter().rev() {
+            let _ = nix::mount::umount2(o, nix::mount::MntFlags::MNT_DETACH);
         }
         if !self.env.keep {
             let _ = fs::remove_dir_all(&self.dir);

@@ -169,6 +169,55 @@ pub fn kill9(pid: i32) {
     }
 }
 
+/// Held while spawning. A received pty master is briefly an inheritable fd (see
+/// [`read_received_fd`]); no other spawn may happen in that window.
+static SPAWN_LOCK: Mutex<()> = Mutex::new(());
+
+/// Receive ONE message with an SCM_RIGHTS fd on `sock` (a runtime's `--console-socket`
+/// message: payload = pty name, fd = pty master) and start `cat` reading that fd into `out`.
+/// Returns the reader's pid and the payload.
+///
+/// The harness has no `unsafe` (the project keeps it to runtime-lib/src/sys/), so it never
+/// turns the received raw fd into an owned file: the fd arrives without O_CLOEXEC, a reader
+/// child inherits it, and the harness closes its copy — all under [`SPAWN_LOCK`], so no other
+/// child inherits it meanwhile.
+pub fn read_received_fd(sock: &std::os::unix::net::UnixStream, out: &Path) -> io::Result<(i32, String)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let _guard = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut buf = [0u8; 4096];
+    let mut iov = [io::IoSliceMut::new(&mut buf)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let (fds, len) = {
+        let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).map_err(io::Error::from)?;
+        let mut fds = Vec::new();
+        for c in msg.cmsgs().map_err(io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(v) = c {
+                fds.extend(v);
+            }
+        }
+        (fds, msg.bytes)
+    };
+    let name = String::from_utf8_lossy(&buf[..len]).into_owned();
+    let result = match fds.as_slice() {
+        [fd] => Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("exec timeout 20 cat <&{fd}"))
+            .stdin(Stdio::null())
+            .stdout(File::create(out)?)
+            .stderr(Stdio::null())
+            .spawn()
+            .map(|c| c.id() as i32),
+        other => Err(io::Error::other(format!("expected exactly one fd in the message, got {}", other.len()))),
+    };
+    for fd in fds {
+        let _ = nix::unistd::close(fd);
+    }
+    drop(_guard);
+    note_spawn();
+    result.map(|pid| (pid, name))
+}
+
 /// One finished command: what ran and what came of it (this is evidence in the JSON report).
 #[derive(Clone, Debug, Serialize)]
 pub struct CmdOut {
@@ -217,7 +266,10 @@ pub fn run(argv: &[String], stdin: Option<&Path>, out: &Path, err: &Path, deadli
         .stdout(File::create(out)?)
         .stderr(File::create(err)?)
         .process_group(0);
-    let child = cmd.spawn()?;
+    let child = {
+        let _guard = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        cmd.spawn()?
+    };
     note_spawn();
     let pid = child.id() as i32;
     // The std handle is dropped without waiting: the reaper thread collects the status.
