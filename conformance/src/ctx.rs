@@ -409,6 +409,15 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Mount a small tmpfs at `target` (the case's own mount: not a leak).
+    pub fn own_mount_tmpfs(&mut self, target: &Path) -> R {
+        use nix::mount::{mount, MsFlags};
+        mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::empty(), Some("size=1m"))
+            .map_err(|e| Fail::Fail(format!("mount(\"tmpfs\", \"{}\", \"tmpfs\"): {e}", target.display())))?;
+        self.own_mounts.push(target.to_path_buf());
+        Ok(())
+    }
+
     /// Clean up everything the case created and return the leaks found on the way.
     pub fn cleanup(&mut self) -> Vec<String> {
         let mut leaks = Vec::new();

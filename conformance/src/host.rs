@@ -98,21 +98,21 @@ pub fn cgroup_v2_only() -> bool {
 /// host has no v1 hierarchy for it).
 pub fn cgroup_dir_of(pid: i32, controller: &str) -> Option<PathBuf> {
     let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    for h in hierarchies() {
-        let wanted = if h.v2 { None } else if h.controllers.iter().any(|c| c == controller) { Some(&h.controllers) } else { continue };
-        for line in text.lines() {
-            let mut parts = line.splitn(3, ':');
-            let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-            let matches = match wanted {
-                None => ctrls.is_empty(),
-                Some(list) => {
-                    let mine: Vec<&str> = ctrls.split(',').collect();
-                    list.iter().all(|c| mine.contains(&c.as_str()))
-                }
-            };
-            if matches {
-                return Some(h.path.join(path.trim_start_matches('/')));
-            }
+    let all = hierarchies();
+    // The v1 hierarchy holding the controller wins; cgroup2 only when no v1 one has it (on a
+    // hybrid host cgroup2 is mounted too, with no or idle controllers).
+    let h = all.iter().find(|h| !h.v2 && h.controllers.iter().any(|c| c == controller)).or_else(|| all.iter().find(|h| h.v2))?;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let matches = if h.v2 {
+            ctrls.is_empty()
+        } else {
+            let mine: Vec<&str> = ctrls.split(',').collect();
+            h.controllers.iter().all(|c| mine.contains(&c.as_str()))
+        };
+        if matches {
+            return Some(h.path.join(path.trim_start_matches('/')));
         }
     }
     None

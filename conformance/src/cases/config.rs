@@ -150,13 +150,10 @@ fn mount_rbind(c: &mut Ctx<'_>) -> R {
     let d = host_dir_with(c, "hostdir", "f", "x")?;
     let sub = d.join("sub");
     std::fs::create_dir_all(&sub)?;
-    nix::mount::mount(Some("tmpfs"), &sub, Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=1m"))
-        .map_err(|e| crate::ctx::Fail::Fail(format!("mount tmpfs on {}: {e}", sub.display())))?;
-    let res = c.probe_with(&[], |cfg| {
+    c.own_mount_tmpfs(&sub)?;
+    let r = c.probe_with(&[], |cfg| {
         spec::add_mount(cfg, json!({"destination": "/mnt/h", "type": "bind", "source": d, "options": ["rbind"]}))
-    });
-    let _ = nix::mount::umount2(&sub, nix::mount::MntFlags::MNT_DETACH);
-    let r = res?;
+    })?;
     let m = report_has_mount(&r, "/mnt/h/sub").map(|m| m["fstype"].clone());
     c.check("submount /mnt/h/sub", "tmpfs", m)
 }

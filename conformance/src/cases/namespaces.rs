@@ -30,7 +30,7 @@ pub fn cases() -> Vec<Case> {
         case("config-linux/namespaces/network-join-path", |c| ns_join(c, 1)),
         case("config-linux/namespaces/ipc-join-path", |c| ns_join(c, 2)),
         case("config-linux/namespaces/uts-join-path", |c| ns_join(c, 3)),
-        case("config-linux/namespaces/mount-join-path", |c| ns_join(c, 4)),
+        case("config-linux/namespaces/cgroup-join-path", |c| ns_join(c, 5)),
         case("config-linux/namespaces/user-join-path", user_join),
         case("config-linux/namespaces/pid-new-process-is-pid-1", pid_one),
         case("config-linux/namespaces/network-new-only-loopback", net_lo),
@@ -104,6 +104,7 @@ fn ns_join(c: &mut Ctx<'_>, i: usize) -> R {
     let (_, holder) = running_sleeper(c)?;
     let path = format!("/proc/{holder}/ns/{name}");
     let want = host::ns_of(holder, name);
+    // (Joining a mount namespace is not a case: the bundle's rootfs is not in it.)
     let r = c.probe_with(&[], |cfg| spec::set_ns(cfg, kind, Some(&path)))?;
     c.check(&format!("{name} namespace equals the joined one"), want, &r["ns"][name])
 }
@@ -196,21 +197,29 @@ fn time_offsets(c: &mut Ctx<'_>) -> R {
 }
 
 fn propagation(c: &mut Ctx<'_>, mode: &str) -> R {
-    // The host's / is private on these machines, and a slave of a private mount is private:
-    // give the bundle a shared parent mount so that every mode has an observable result.
+    // The host's / is private on these machines: give the bundle a shared parent mount so
+    // that host mount events can propagate at all, then observe them.
     c.own_mount_shared()?;
-    let r = c.probe_with(&[], |cfg| cfg["linux"]["rootfsPropagation"] = json!(mode))?;
-    let Some(root) = r["mounts"].as_array().and_then(|a| a.iter().find(|m| m["mount_point"] == "/")) else {
-        fail!("no / in the container's mountinfo")
-    };
-    let opt = root["optional"].as_str().unwrap_or("").to_string();
-    let (shared, master) = (opt.contains("shared:"), opt.contains("master:"));
-    let ok = match mode {
-        "private" => !shared && !master,
-        "slave" => master && !shared,
-        _ => shared,
-    };
-    c.check_that(&format!("propagation of / with rootfsPropagation {mode}"), mode, &opt, ok)
+    let mut b = c.shell_bundle("exec sleep 600")?;
+    b.config["linux"]["rootfsPropagation"] = json!(mode);
+    let target = b.rootfs().join("mnt/from-host");
+    std::fs::create_dir_all(&target)?;
+    c.create_ok(&b)?;
+    c.start_ok(&b.id)?;
+    // A host mount made after the container started, below its rootfs.
+    c.own_mount_tmpfs(&target)?;
+    let res = c.rt_ok(&["exec", &b.id, "/husk-probe"])?;
+    let Some(r) = crate::probe::parse(&res.stdout) else { fail!("no probe report from exec: {}", res.summary()) };
+    let seen_host_mount = r["mounts"].as_array().is_some_and(|a| a.iter().any(|m| m["mount_point"] == "/mnt/from-host"));
+    let root_opt = r["mounts"].as_array().and_then(|a| a.iter().find(|m| m["mount_point"] == "/")).map(|m| m["optional"].as_str().unwrap_or("").to_string()).unwrap_or_default();
+    match mode {
+        // "the rootfs mount receives propagation events from the host ... but not the other way"
+        "slave" => c.check("a host mount below the rootfs appears in the container", true, seen_host_mount),
+        // "doesn't receive mount propagation events from the host"
+        "private" => c.check("a host mount below the rootfs appears in the container", false, seen_host_mount),
+        // "the rootfs mount belongs to a new peer group"
+        _ => c.check_that("propagation fields of / in the container", "shared:N", &root_opt, root_opt.contains("shared:")),
+    }
 }
 
 fn personality(c: &mut Ctx<'_>) -> R {
