@@ -17,8 +17,22 @@ fn main() {
     let target = std::env::var("TARGET").expect("TARGET set by cargo");
     let dest = out.join("husk-probe");
     let status = Command::new(rustc)
-        .args(["--edition", "2021", "--crate-name", "husk_probe", "--crate-type", "bin"])
-        .args(["-C", "opt-level=2", "-C", "target-feature=+crt-static", "-C", "strip=symbols"])
+        .args([
+            "--edition",
+            "2021",
+            "--crate-name",
+            "husk_probe",
+            "--crate-type",
+            "bin",
+        ])
+        .args([
+            "-C",
+            "opt-level=2",
+            "-C",
+            "target-feature=+crt-static",
+            "-C",
+            "strip=symbols",
+        ])
         .args(["-C", "panic=abort", "--target", &target, "-o"])
         .arg(&dest)
         .arg(&src)

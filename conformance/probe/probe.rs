@@ -115,8 +115,13 @@ fn status() -> BTreeMap<String, String> {
 
 fn nums(v: Option<&String>) -> J {
     J::Arr(
-        v.map(|v| v.split_whitespace().filter_map(|n| n.parse().ok()).map(J::Num).collect())
-            .unwrap_or_default(),
+        v.map(|v| {
+            v.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .map(J::Num)
+                .collect()
+        })
+        .unwrap_or_default(),
     )
 }
 
@@ -129,7 +134,11 @@ fn minor(dev: u64) -> i64 {
 }
 
 fn stat(path: &str, follow: bool) -> J {
-    let md = if follow { fs::metadata(path) } else { fs::symlink_metadata(path) };
+    let md = if follow {
+        fs::metadata(path)
+    } else {
+        fs::symlink_metadata(path)
+    };
     match md {
         Err(e) => errno_of(&e),
         Ok(md) => {
@@ -222,7 +231,10 @@ fn op(name: &str, arg: &str) -> J {
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect();
                 names.sort();
-                obj(vec![("entries", J::Arr(names.into_iter().map(s).collect()))])
+                obj(vec![(
+                    "entries",
+                    J::Arr(names.into_iter().map(s).collect()),
+                )])
             }
         },
         "sysctl" => read_text(&format!("/proc/sys/{}", arg.replace('.', "/"))),
@@ -236,7 +248,9 @@ fn mountinfo() -> J {
     let mut out = Vec::new();
     for line in text.lines() {
         // id parent major:minor root mount-point options optional... - fstype source super
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let l: Vec<&str> = left.split(' ').collect();
         let r: Vec<&str> = right.split(' ').collect();
         if l.len() < 6 || r.len() < 3 {
@@ -261,7 +275,10 @@ fn unescape(v: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             let n = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
             out.push(n);
             i += 4;
@@ -290,7 +307,10 @@ fn limits() -> J {
             "unlimited" => s("unlimited"),
             n => n.parse().map(J::Num).unwrap_or_else(|_| s(n)),
         };
-        map.insert(name, obj(vec![("soft", val(rest[0])), ("hard", val(rest[1]))]));
+        map.insert(
+            name,
+            obj(vec![("soft", val(rest[0])), ("hard", val(rest[1]))]),
+        );
     }
     J::Obj(map)
 }
@@ -298,8 +318,16 @@ fn limits() -> J {
 fn namespaces() -> J {
     let mut map = BTreeMap::new();
     for ns in [
-        "cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time", "time_for_children",
-        "user", "uts",
+        "cgroup",
+        "ipc",
+        "mnt",
+        "net",
+        "pid",
+        "pid_for_children",
+        "time",
+        "time_for_children",
+        "user",
+        "uts",
     ] {
         let v = match fs::read_link(format!("/proc/self/ns/{ns}")) {
             Ok(t) => s(t.to_string_lossy()),
@@ -312,7 +340,9 @@ fn namespaces() -> J {
 
 fn fds() -> J {
     let mut map = BTreeMap::new();
-    let me = fs::read_link("/proc/self").map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let me = fs::read_link("/proc/self")
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let own_dir = format!("/proc/{me}/fd");
     if let Ok(rd) = fs::read_dir("/proc/self/fd") {
         for e in rd.filter_map(|e| e.ok()) {

@@ -124,7 +124,10 @@ impl Bundle {
     }
     /// Write config.json.
     pub fn write_config(&self) -> io::Result<()> {
-        fs::write(self.dir.join("config.json"), serde_json::to_vec_pretty(&self.config)?)
+        fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_vec_pretty(&self.config)?,
+        )
     }
 }
 
@@ -184,11 +187,6 @@ impl<'a> Ctx<'a> {
             evidence: Vec::new(),
             commands: Vec::new(),
         })
-    }
-
-    /// The time left before the case times out.
-    pub fn deadline(&self) -> Instant {
-        self.deadline
     }
 
     /// A fresh bundle: busybox + probe root filesystem and the default config.
@@ -268,7 +266,9 @@ impl<'a> Ctx<'a> {
     pub fn read_pid_file(&self, path: &Path) -> R<i32> {
         let text = fs::read_to_string(path)
             .map_err(|e| Fail::Fail(format!("pid file {}: {e}", path.display())))?;
-        text.trim().parse().map_err(|_| Fail::Fail(format!("pid file {} holds {text:?}", path.display())))
+        text.trim()
+            .parse()
+            .map_err(|_| Fail::Fail(format!("pid file {} holds {text:?}", path.display())))
     }
 
     /// A runtime command that must succeed.
@@ -291,7 +291,13 @@ impl<'a> Ctx<'a> {
             ok,
         });
         if !ok {
-            fail!("`{}` must fail ({why}) but {}", args.join(" "), res.exit.map(|e| e.to_string()).unwrap_or("timed out".into()));
+            fail!(
+                "`{}` must fail ({why}) but {}",
+                args.join(" "),
+                res.exit
+                    .map(|e| e.to_string())
+                    .unwrap_or("timed out".into())
+            );
         }
         Ok(res)
     }
@@ -309,7 +315,8 @@ impl<'a> Ctx<'a> {
     /// `state ID` parsed.
     pub fn state(&mut self, id: &str) -> R<Value> {
         let res = self.rt_ok(&["state", id])?;
-        serde_json::from_str(&res.stdout).map_err(|e| Fail::Fail(format!("state output is not JSON ({e}): {:?}", res.stdout)))
+        serde_json::from_str(&res.stdout)
+            .map_err(|e| Fail::Fail(format!("state output is not JSON ({e}): {:?}", res.stdout)))
     }
 
     /// The `status` field of `state ID`.
@@ -360,7 +367,11 @@ impl<'a> Ctx<'a> {
             Some(v) => Ok(v),
             None => {
                 let err = fs::read_to_string(b.err()).unwrap_or_default();
-                fail!("no probe report ({exit}); stdout {:?}; stderr {:?}", tail(&out), tail(&err))
+                fail!(
+                    "no probe report ({exit}); stdout {:?}; stderr {:?}",
+                    tail(&out),
+                    tail(&err)
+                )
             }
         }
     }
@@ -378,7 +389,12 @@ impl<'a> Ctx<'a> {
         let seen = serde_json::to_value(seen).unwrap_or(Value::Null);
         let ok = expected == seen;
         let msg = format!("{what}: expected {expected}, saw {seen}");
-        self.evidence.push(Evidence { what: what.into(), expected, seen, ok });
+        self.evidence.push(Evidence {
+            what: what.into(),
+            expected,
+            seen,
+            ok,
+        });
         if !ok {
             fail!("{msg}");
         }
@@ -389,7 +405,12 @@ impl<'a> Ctx<'a> {
     pub fn check_that(&mut self, what: &str, expected: &str, seen: impl Serialize, ok: bool) -> R {
         let seen = serde_json::to_value(seen).unwrap_or(Value::Null);
         let msg = format!("{what}: expected {expected}, saw {seen}");
-        self.evidence.push(Evidence { what: what.into(), expected: Value::from(expected), seen, ok });
+        self.evidence.push(Evidence {
+            what: what.into(),
+            expected: Value::from(expected),
+            seen,
+            ok,
+        });
         if !ok {
             fail!("{msg}");
         }
@@ -401,19 +422,40 @@ impl<'a> Ctx<'a> {
     pub fn own_mount_shared(&mut self) -> R {
         use nix::mount::{mount, MsFlags};
         let d = self.dir.clone();
-        mount(Some(&d), &d, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| Fail::Fail(format!("mount(\"{0}\", \"{0}\", MS_BIND): {e}", d.display())))?;
+        mount(Some(&d), &d, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(|e| {
+            Fail::Fail(format!(
+                "mount(\"{0}\", \"{0}\", MS_BIND): {e}",
+                d.display()
+            ))
+        })?;
         self.own_mounts.push(d.clone());
-        mount(None::<&str>, &d, None::<&str>, MsFlags::MS_SHARED, None::<&str>)
-            .map_err(|e| Fail::Fail(format!("mount(\"{}\", MS_SHARED): {e}", d.display())))?;
+        mount(
+            None::<&str>,
+            &d,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .map_err(|e| Fail::Fail(format!("mount(\"{}\", MS_SHARED): {e}", d.display())))?;
         Ok(())
     }
 
     /// Mount a small tmpfs at `target` (the case's own mount: not a leak).
     pub fn own_mount_tmpfs(&mut self, target: &Path) -> R {
         use nix::mount::{mount, MsFlags};
-        mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::empty(), Some("size=1m"))
-            .map_err(|e| Fail::Fail(format!("mount(\"tmpfs\", \"{}\", \"tmpfs\"): {e}", target.display())))?;
+        mount(
+            Some("tmpfs"),
+            target,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("size=1m"),
+        )
+        .map_err(|e| {
+            Fail::Fail(format!(
+                "mount(\"tmpfs\", \"{}\", \"tmpfs\"): {e}",
+                target.display()
+            ))
+        })?;
         self.own_mounts.push(target.to_path_buf());
         Ok(())
     }
@@ -436,7 +478,10 @@ impl<'a> Ctx<'a> {
             left = host::processes_with_env(&needle);
         }
         if !left.is_empty() {
-            let desc: Vec<String> = left.iter().map(|p| format!("{p} ({})", cmdline(*p))).collect();
+            let desc: Vec<String> = left
+                .iter()
+                .map(|p| format!("{p} ({})", cmdline(*p)))
+                .collect();
             leaks.push(format!("processes left running: {}", desc.join(", ")));
             for p in &left {
                 proc::kill9(*p);
@@ -513,7 +558,12 @@ fn tail(s: &str) -> &str {
 /// A process's command line, for leak reports.
 pub fn cmdline(pid: i32) -> String {
     fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " ").trim().to_string())
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -545,7 +595,9 @@ pub fn remove_cgroup(dir: &Path) {
 /// Populate a root filesystem: busybox with a relative symlink per applet, the probe, and the
 /// few files a shell and `id` want.
 pub fn make_rootfs(env: &Env, root: &Path) -> io::Result<()> {
-    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "root", "usr/bin", "sbin", "mnt"] {
+    for d in [
+        "bin", "proc", "sys", "dev", "etc", "tmp", "root", "usr/bin", "sbin", "mnt",
+    ] {
         fs::create_dir_all(root.join(d))?;
     }
     link_or_copy(&env.template.join("busybox"), &root.join("bin/busybox"))?;
@@ -557,7 +609,10 @@ pub fn make_rootfs(env: &Env, root: &Path) -> io::Result<()> {
         }
     }
     std::os::unix::fs::symlink("../../bin/busybox", root.join("usr/bin/env"))?;
-    fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")?;
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )?;
     fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
     fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777))?;
     Ok(())

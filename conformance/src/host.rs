@@ -7,12 +7,16 @@ use std::path::{Path, PathBuf};
 
 /// The harness's own namespace link for `ns` (e.g. `net:[4026531840]`), i.e. the host's.
 pub fn ns(ns: &str) -> String {
-    fs::read_link(format!("/proc/self/ns/{ns}")).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    fs::read_link(format!("/proc/self/ns/{ns}"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The namespace link of another process.
 pub fn ns_of(pid: i32, ns: &str) -> Option<String> {
-    fs::read_link(format!("/proc/{pid}/ns/{ns}")).ok().map(|p| p.to_string_lossy().into_owned())
+    fs::read_link(format!("/proc/{pid}/ns/{ns}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
 }
 
 /// One line of /proc/PID/mountinfo.
@@ -44,7 +48,10 @@ pub fn mounts() -> Vec<Mount> {
 }
 
 fn unescape(v: &str) -> String {
-    v.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
+    v.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
 }
 
 /// A cgroup hierarchy mounted on the host.
@@ -71,21 +78,42 @@ pub fn hierarchies() -> Vec<Hierarchy> {
         } else {
             m.super_options
                 .split(',')
-                .filter(|o| !matches!(*o, "rw" | "ro" | "relatime" | "nosuid" | "nodev" | "noexec" | "xattr" | "clone_children"))
+                .filter(|o| {
+                    !matches!(
+                        *o,
+                        "rw" | "ro"
+                            | "relatime"
+                            | "nosuid"
+                            | "nodev"
+                            | "noexec"
+                            | "xattr"
+                            | "clone_children"
+                    )
+                })
                 .map(str::to_string)
                 .collect()
         };
-        if out.iter().any(|h| h.v2 == v2 && h.controllers == controllers) {
+        if out
+            .iter()
+            .any(|h| h.v2 == v2 && h.controllers == controllers)
+        {
             continue;
         }
-        out.push(Hierarchy { path: PathBuf::from(m.mount_point), v2, controllers });
+        out.push(Hierarchy {
+            path: PathBuf::from(m.mount_point),
+            v2,
+            controllers,
+        });
     }
     out
 }
 
 /// The v1 hierarchy holding `controller`, if any.
 pub fn v1_hierarchy(controller: &str) -> Option<PathBuf> {
-    hierarchies().into_iter().find(|h| h.controllers.iter().any(|c| c == controller)).map(|h| h.path)
+    hierarchies()
+        .into_iter()
+        .find(|h| h.controllers.iter().any(|c| c == controller))
+        .map(|h| h.path)
 }
 
 /// True when the host has only a cgroup2 hierarchy (unified mode).
@@ -101,7 +129,10 @@ pub fn cgroup_dir_of(pid: i32, controller: &str) -> Option<PathBuf> {
     let all = hierarchies();
     // The v1 hierarchy holding the controller wins; cgroup2 only when no v1 one has it (on a
     // hybrid host cgroup2 is mounted too, with no or idle controllers).
-    let h = all.iter().find(|h| !h.v2 && h.controllers.iter().any(|c| c == controller)).or_else(|| all.iter().find(|h| h.v2))?;
+    let h = all
+        .iter()
+        .find(|h| !h.v2 && h.controllers.iter().any(|c| c == controller))
+        .or_else(|| all.iter().find(|h| h.v2))?;
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
@@ -121,14 +152,20 @@ pub fn cgroup_dir_of(pid: i32, controller: &str) -> Option<PathBuf> {
 /// Processes (alive, not zombies) whose environment holds `needle` (`KEY=value`).
 pub fn processes_with_env(needle: &str) -> Vec<i32> {
     let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir("/proc") else { return out };
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return out;
+    };
     let me = std::process::id() as i32;
     for e in rd.filter_map(|e| e.ok()) {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
         if pid == me {
             continue;
         }
-        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
         if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) && crate::proc::alive(pid) {
             out.push(pid);
         }

@@ -25,7 +25,11 @@ use std::time::{Duration, Instant};
 
 /// Command-line interface.
 #[derive(Parser, Debug)]
-#[command(name = "husk-conformance", version, about = "Check a runc-compatible OCI runtime against the runtime-spec")]
+#[command(
+    name = "husk-conformance",
+    version,
+    about = "Check a runc-compatible OCI runtime against the runtime-spec"
+)]
 struct Cli {
     /// The runtime binary to test (runc, crun, husk, ...).
     #[arg(long, value_name = "PATH", required_unless_present = "list")]
@@ -95,7 +99,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let selected: Vec<&cases::Case> = all.iter().filter(|c| filter.as_ref().is_none_or(|f| f.is_match(c.name))).collect();
+    let selected: Vec<&cases::Case> = all
+        .iter()
+        .filter(|c| filter.as_ref().is_none_or(|f| f.is_match(c.name)))
+        .collect();
     if cli.list {
         for c in &selected {
             println!("{}", c.name);
@@ -113,31 +120,44 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli, selected: &[&cases::Case]) -> Result<ExitCode, String> {
     let runtime = cli.runtime.clone().expect("clap requires --runtime");
-    let runtime = std::fs::canonicalize(&runtime).map_err(|e| format!("--runtime {}: {e}", runtime.display()))?;
+    let runtime = std::fs::canonicalize(&runtime)
+        .map_err(|e| format!("--runtime {}: {e}", runtime.display()))?;
     if !nix::unistd::geteuid().is_root() {
         return Err("must run as root (containers, cgroups, namespaces)".into());
     }
     if !host::is_static_elf(&cli.busybox) {
-        return Err(format!("--busybox {}: not a static executable (apt-get install busybox-static)", cli.busybox.display()));
+        return Err(format!(
+            "--busybox {}: not a static executable (apt-get install busybox-static)",
+            cli.busybox.display()
+        ));
     }
     let run_id = std::process::id();
-    let work = cli.work_dir.clone().unwrap_or_else(|| PathBuf::from(format!("/run/husk-conformance.{run_id}")));
+    let work = cli
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("/run/husk-conformance.{run_id}")));
     let template = work.join("template");
     std::fs::create_dir_all(&template).map_err(|e| format!("{}: {e}", template.display()))?;
     let root = cli.root.clone().unwrap_or_else(|| work.join("state"));
     std::fs::create_dir_all(&root).map_err(|e| format!("--root {}: {e}", root.display()))?;
-    std::fs::copy(&cli.busybox, template.join("busybox")).map_err(|e| format!("copy busybox: {e}"))?;
+    std::fs::copy(&cli.busybox, template.join("busybox"))
+        .map_err(|e| format!("copy busybox: {e}"))?;
     {
         use std::os::unix::fs::PermissionsExt;
         let p = template.join("husk-probe");
         std::fs::write(&p, probe::BYTES).map_err(|e| format!("write probe: {e}"))?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
     }
     // Before the reaper starts: Command::output() waits for its own child.
     let applets = applets(&cli.busybox)?;
     proc::init().map_err(|e| format!("prctl(PR_SET_CHILD_SUBREAPER): {e}"))?;
     let env = Env {
-        rt: Runtime { path: runtime.clone(), global: cli.runtime_args.clone(), root },
+        rt: Runtime {
+            path: runtime.clone(),
+            global: cli.runtime_args.clone(),
+            root,
+        },
         applets,
         work: work.clone(),
         template,
@@ -176,8 +196,18 @@ fn run(cli: &Cli, selected: &[&cases::Case]) -> Result<ExitCode, String> {
                 let Some(r) = &results[printed] else { break };
                 let line = match (r.result, &r.reason) {
                     ("ok", _) => format!("ok {} - {}", r.n, r.name),
-                    ("skip", reason) => format!("ok {} - {} # SKIP {}", r.n, r.name, reason.as_deref().unwrap_or("")),
-                    (_, reason) => format!("not ok {} - {} # {}", r.n, r.name, one_line(reason.as_deref().unwrap_or(""))),
+                    ("skip", reason) => format!(
+                        "ok {} - {} # SKIP {}",
+                        r.n,
+                        r.name,
+                        reason.as_deref().unwrap_or("")
+                    ),
+                    (_, reason) => format!(
+                        "not ok {} - {} # {}",
+                        r.n,
+                        r.name,
+                        one_line(reason.as_deref().unwrap_or(""))
+                    ),
                 };
                 match r.result {
                     "ok" => passed += 1,
@@ -193,12 +223,23 @@ fn run(cli: &Cli, selected: &[&cases::Case]) -> Result<ExitCode, String> {
     cleanup_run(&env);
     let results: Vec<CaseResult> = results.into_iter().flatten().collect();
     if let Some(path) = &cli.json {
-        let report = Report { runtime: runtime.display().to_string(), runtime_version: version, passed, failed, skipped, cases: &results };
+        let report = Report {
+            runtime: runtime.display().to_string(),
+            runtime_version: version,
+            passed,
+            failed,
+            skipped,
+            cases: &results,
+        };
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("--json {}: {e}", path.display()))?;
     }
     println!("{passed} passed, {failed} failed, {skipped} skipped");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn one_line(s: &str) -> String {
@@ -219,15 +260,29 @@ fn run_case(env: &Env, n: usize, case: &cases::Case) -> CaseResult {
     let mut ctx = match Ctx::new(env, n) {
         Ok(c) => c,
         Err(e) => {
-            return CaseResult { n, name: case.name, result: "fail", reason: Some(format!("harness: {e}")), millis: 0, evidence: vec![], commands: vec![] }
+            return CaseResult {
+                n,
+                name: case.name,
+                result: "fail",
+                reason: Some(format!("harness: {e}")),
+                millis: 0,
+                evidence: vec![],
+                commands: vec![],
+            }
         }
     };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (case.f)(&mut ctx)));
     let outcome = match outcome {
         Ok(r) => r,
         Err(p) => {
-            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-            Err(Fail::Fail(format!("harness panic: {}", msg.unwrap_or_default())))
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            Err(Fail::Fail(format!(
+                "harness panic: {}",
+                msg.unwrap_or_default()
+            )))
         }
     };
     let leaks = ctx.cleanup();
@@ -236,7 +291,9 @@ fn run_case(env: &Env, n: usize, case: &cases::Case) -> CaseResult {
         (Ok(()), false) => ("fail", Some(format!("leak: {}", leaks.join("; ")))),
         (Err(Fail::Skip(r)), true) => ("skip", Some(r)),
         (Err(Fail::Fail(r)), true) => ("fail", Some(r)),
-        (Err(Fail::Fail(r)) | Err(Fail::Skip(r)), false) => ("fail", Some(format!("{r}; leak: {}", leaks.join("; ")))),
+        (Err(Fail::Fail(r)) | Err(Fail::Skip(r)), false) => {
+            ("fail", Some(format!("{r}; leak: {}", leaks.join("; "))))
+        }
     };
     // A skip that also leaked is a failure: the runtime left something behind.
     CaseResult {
@@ -256,7 +313,11 @@ fn applets(busybox: &std::path::Path) -> Result<Vec<String>, String> {
         .stderr(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("{} --list: {e}", busybox.display()))?;
-    Ok(String::from_utf8_lossy(&out.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox").map(str::to_string).collect())
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|a| !a.is_empty() && *a != "busybox")
+        .map(str::to_string)
+        .collect())
 }
 
 fn runtime_version(env: &Env) -> String {

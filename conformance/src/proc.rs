@@ -85,7 +85,10 @@ fn reaper_loop() {
                 // our own descendants, so a spawn always precedes them).
                 let g = t.spawned.lock().unwrap();
                 if *g == generation {
-                    let _ = t.spawned_cv.wait_timeout(g, Duration::from_millis(500)).unwrap();
+                    let _ = t
+                        .spawned_cv
+                        .wait_timeout(g, Duration::from_millis(500))
+                        .unwrap();
                 }
             }
         }
@@ -113,23 +116,12 @@ pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // "pid (comm) S ..." — comm may hold spaces and parentheses: split at the last ')'.
-            let state = stat.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next());
             !matches!(state, Some('Z') | Some('X') | None)
         }
         Err(_) => false,
-    }
-}
-
-/// The exit status of `pid` if it has already exited (consumes nothing).
-pub fn exited(pid: i32) -> Option<Exit> {
-    if let Some(e) = table().exits.lock().unwrap().get(&pid) {
-        return Some(*e);
-    }
-    if alive(pid) {
-        None
-    } else {
-        // Give the reaper a moment to record the status of a zombie child of ours.
-        wait_exit(pid, Instant::now() + Duration::from_millis(200))
     }
 }
 
@@ -150,7 +142,13 @@ pub fn wait_exit(pid: i32, deadline: Instant) -> Option<Exit> {
             // than that was somebody else's child.
             let since = *gone_since.get_or_insert(now);
             if now.duration_since(since) > Duration::from_millis(300) || now >= deadline {
-                return table().exits.lock().unwrap().get(&pid).copied().or(Some(Exit::Unknown));
+                return table()
+                    .exits
+                    .lock()
+                    .unwrap()
+                    .get(&pid)
+                    .copied()
+                    .or(Some(Exit::Unknown));
             }
         }
         if now >= deadline {
@@ -181,7 +179,10 @@ static SPAWN_LOCK: Mutex<()> = Mutex::new(());
 /// turns the received raw fd into an owned file: the fd arrives without O_CLOEXEC, a reader
 /// child inherits it, and the harness closes its copy — all under [`SPAWN_LOCK`], so no other
 /// child inherits it meanwhile.
-pub fn read_received_fd(sock: &std::os::unix::net::UnixStream, out: &Path) -> io::Result<(i32, String)> {
+pub fn read_received_fd(
+    sock: &std::os::unix::net::UnixStream,
+    out: &Path,
+) -> io::Result<(i32, String)> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::os::fd::AsRawFd;
     let _guard = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -189,7 +190,13 @@ pub fn read_received_fd(sock: &std::os::unix::net::UnixStream, out: &Path) -> io
     let mut iov = [io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 4]);
     let (fds, len) = {
-        let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()).map_err(io::Error::from)?;
+        let msg = recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        )
+        .map_err(io::Error::from)?;
         let mut fds = Vec::new();
         for c in msg.cmsgs().map_err(io::Error::from)? {
             if let ControlMessageOwned::ScmRights(v) = c {
@@ -208,7 +215,10 @@ pub fn read_received_fd(sock: &std::os::unix::net::UnixStream, out: &Path) -> io
             .stderr(Stdio::null())
             .spawn()
             .map(|c| c.id() as i32),
-        other => Err(io::Error::other(format!("expected exactly one fd in the message, got {}", other.len()))),
+        other => Err(io::Error::other(format!(
+            "expected exactly one fd in the message, got {}",
+            other.len()
+        ))),
     };
     for fd in fds {
         let _ = nix::unistd::close(fd);
@@ -246,15 +256,33 @@ impl CmdOut {
             None => "timed out".to_string(),
         };
         let err = self.stderr.trim();
-        let err = if err.len() > 300 { &err[err.len() - 300..] } else { err };
-        format!("`{}` {how}{}", self.argv.join(" "), if err.is_empty() { String::new() } else { format!(": {err}") })
+        let err = if err.len() > 300 {
+            &err[err.len() - 300..]
+        } else {
+            err
+        };
+        format!(
+            "`{}` {how}{}",
+            self.argv.join(" "),
+            if err.is_empty() {
+                String::new()
+            } else {
+                format!(": {err}")
+            }
+        )
     }
 }
 
 /// Run `argv` with stdin from `stdin` (or /dev/null), stdout and stderr into the given files
 /// (files, never pipes: a detached container inherits them and would hold a pipe open),
 /// killing its process group when `deadline` passes.
-pub fn run(argv: &[String], stdin: Option<&Path>, out: &Path, err: &Path, deadline: Instant) -> io::Result<CmdOut> {
+pub fn run(
+    argv: &[String],
+    stdin: Option<&Path>,
+    out: &Path,
+    err: &Path,
+    deadline: Instant,
+) -> io::Result<CmdOut> {
     let started = Instant::now();
     let stdin = match stdin {
         Some(p) => Stdio::from(File::open(p)?),

@@ -93,7 +93,10 @@ pub fn set_ns(cfg: &mut Value, kind: &str, path: Option<&str>) {
     if let Some(p) = path {
         ns["path"] = json!(p);
     }
-    cfg["linux"]["namespaces"].as_array_mut().expect("namespaces array").push(ns);
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .expect("namespaces array")
+        .push(ns);
 }
 
 /// Remove the mount at `destination`.
@@ -105,7 +108,10 @@ pub fn drop_mount(cfg: &mut Value, destination: &str) {
 
 /// Append a mount.
 pub fn add_mount(cfg: &mut Value, mount: Value) {
-    cfg["mounts"].as_array_mut().expect("mounts array").push(mount);
+    cfg["mounts"]
+        .as_array_mut()
+        .expect("mounts array")
+        .push(mount);
 }
 
 /// Add a user namespace mapping container ids 0..65536 to host ids from `host_base`. The
@@ -120,12 +126,63 @@ pub fn userns(cfg: &mut Value, host_base: u32) {
 
 /// Replace `process.env` keeping the tag variable.
 pub fn set_env(cfg: &mut Value, vars: &[&str]) {
-    let tag = cfg["process"]["env"]
-        .as_array()
-        .and_then(|e| e.iter().find(|v| v.as_str().is_some_and(|s| s.starts_with(TAG_VAR))).cloned());
+    let tag = cfg["process"]["env"].as_array().and_then(|e| {
+        e.iter()
+            .find(|v| v.as_str().is_some_and(|s| s.starts_with(TAG_VAR)))
+            .cloned()
+    });
     let mut env: Vec<Value> = vars.iter().map(|v| json!(v)).collect();
     if let Some(t) = tag {
         env.push(t);
     }
     cfg["process"]["env"] = Value::Array(env);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_is_runc_shaped_and_tagged() {
+        let c = base("/prefix/id", "7-3");
+        assert_eq!(c["linux"]["cgroupsPath"], "/prefix/id");
+        assert_eq!(c["root"]["path"], "rootfs");
+        assert!(c["process"]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "HUSK_CONFORMANCE_TAG=7-3"));
+        let ns: Vec<&str> = c["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(ns, ["pid", "network", "ipc", "uts", "mount"]);
+    }
+
+    #[test]
+    fn namespace_edits() {
+        let mut c = base("/p", "t");
+        set_ns(&mut c, "network", Some("/proc/1/ns/net"));
+        set_ns(&mut c, "user", None);
+        drop_ns(&mut c, "pid");
+        let ns = c["linux"]["namespaces"].as_array().unwrap();
+        assert_eq!(ns.iter().filter(|n| n["type"] == "network").count(), 1);
+        assert!(ns
+            .iter()
+            .any(|n| n["type"] == "network" && n["path"] == "/proc/1/ns/net"));
+        assert!(ns.iter().any(|n| n["type"] == "user"));
+        assert!(!ns.iter().any(|n| n["type"] == "pid"));
+    }
+
+    #[test]
+    fn set_env_keeps_the_tag() {
+        let mut c = base("/p", "t1");
+        set_env(&mut c, &["A=1"]);
+        assert_eq!(
+            c["process"]["env"],
+            serde_json::json!(["A=1", "HUSK_CONFORMANCE_TAG=t1"])
+        );
+    }
 }

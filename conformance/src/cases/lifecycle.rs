@@ -20,12 +20,18 @@ pub fn cases() -> Vec<Case> {
         case("runtime/state/status-running", state_running),
         case("runtime/state/status-stopped", state_stopped),
         case("runtime/state/unknown-container-fails", state_unknown),
-        case("runtime/lifecycle/create-does-not-run-process", create_not_run),
+        case(
+            "runtime/lifecycle/create-does-not-run-process",
+            create_not_run,
+        ),
         case("runtime/lifecycle/start-runs-process", start_runs),
         case("runtime/lifecycle/created-init-alive", created_alive),
         case("runtime/lifecycle/pid-is-namespace-init", pid_is_init),
         case("runtime/lifecycle/exit-stops-container", exit_stops),
-        case("runtime/lifecycle/exit-status-visible-to-subreaper", exit_status),
+        case(
+            "runtime/lifecycle/exit-status-visible-to-subreaper",
+            exit_status,
+        ),
         case("runtime/lifecycle/two-containers", two_containers),
         case("runtime/lifecycle/bad-executable-fails", bad_executable),
         case("runtime/create/duplicate-id-fails", duplicate_id),
@@ -85,7 +91,12 @@ fn state_oci_version(c: &mut Ctx<'_>) -> R {
     let (b, _) = created_sleeper(c)?;
     let st = c.state(&b.id)?;
     let v = st["ociVersion"].as_str().unwrap_or("");
-    c.check_that("state.ociVersion", "a non-empty string", &st["ociVersion"], !v.is_empty())
+    c.check_that(
+        "state.ociVersion",
+        "a non-empty string",
+        &st["ociVersion"],
+        !v.is_empty(),
+    )
 }
 
 fn state_id(c: &mut Ctx<'_>) -> R {
@@ -104,7 +115,12 @@ fn state_pid(c: &mut Ctx<'_>) -> R {
     let (b, pid) = created_sleeper(c)?;
     let st = c.state(&b.id)?;
     c.check("state.pid equals the pid file", pid, &st["pid"])?;
-    c.check_that("pid file names a live process", "alive", pid, proc::alive(pid))
+    c.check_that(
+        "pid file names a live process",
+        "alive",
+        pid,
+        proc::alive(pid),
+    )
 }
 
 fn state_bundle(c: &mut Ctx<'_>) -> R {
@@ -131,7 +147,11 @@ fn state_running(c: &mut Ctx<'_>) -> R {
 fn state_stopped(c: &mut Ctx<'_>) -> R {
     let b = stopped(c)?;
     let st = c.state(&b.id)?;
-    c.check("state.status after the process exited", "stopped", &st["status"])
+    c.check(
+        "state.status after the process exited",
+        "stopped",
+        &st["status"],
+    )
 }
 
 fn state_unknown(c: &mut Ctx<'_>) -> R {
@@ -164,7 +184,11 @@ fn created_alive(c: &mut Ctx<'_>) -> R {
 fn pid_is_init(c: &mut Ctx<'_>) -> R {
     let (_, pid) = running_sleeper(c)?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap_or("").to_string();
+    let nspid = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .unwrap_or("")
+        .to_string();
     let last = nspid.split_whitespace().last().unwrap_or("");
     c.check("innermost NSpid of the container pid", "1", last)
 }
@@ -186,7 +210,11 @@ fn two_containers(c: &mut Ctx<'_>) -> R {
     ensure!(pa != pb, "two containers share pid {pa}");
     let sa = c.status(&a.id)?;
     let sb = c.status(&b.id)?;
-    c.check("both running", json!(["running", "running"]), json!([sa, sb]))
+    c.check(
+        "both running",
+        json!(["running", "running"]),
+        json!([sa, sb]),
+    )
 }
 
 fn bad_executable(c: &mut Ctx<'_>) -> R {
@@ -203,7 +231,12 @@ fn bad_executable(c: &mut Ctx<'_>) -> R {
             "start"
         }
     };
-    c.check_that("create or start fails for a missing executable", "create or start", failed_at, failed_at != "nowhere")
+    c.check_that(
+        "create or start fails for a missing executable",
+        "create or start",
+        failed_at,
+        failed_at != "nowhere",
+    )
 }
 
 fn duplicate_id(c: &mut Ctx<'_>) -> R {
@@ -213,21 +246,35 @@ fn duplicate_id(c: &mut Ctx<'_>) -> R {
     let res = c.create_with(&b2, &[])?;
     // cleanup deletes by id: do not list the id twice
     c.ids.pop();
-    c.check_that("second create with the same id", "fails", res.exit, !res.success())?;
-    { let st = c.status(&a.id)?; c.check("first container still created", "created", st) }?;
+    c.check_that(
+        "second create with the same id",
+        "fails",
+        res.exit,
+        !res.success(),
+    )?;
+    {
+        let st = c.status(&a.id)?;
+        c.check("first container still created", "created", st)
+    }?;
     c.check("first container's init alive", true, proc::alive(pid))
 }
 
 fn start_twice(c: &mut Ctx<'_>) -> R {
     let (b, _) = running_sleeper(c)?;
     c.rt_fails(&["start", &b.id], "container already running")?;
-    { let st = c.status(&b.id)?; c.check("still running", "running", st) }
+    {
+        let st = c.status(&b.id)?;
+        c.check("still running", "running", st)
+    }
 }
 
 fn start_stopped(c: &mut Ctx<'_>) -> R {
     let b = stopped(c)?;
     c.rt_fails(&["start", &b.id], "container stopped")?;
-    { let st = c.status(&b.id)?; c.check("still stopped", "stopped", st) }
+    {
+        let st = c.status(&b.id)?;
+        c.check("still stopped", "stopped", st)
+    }
 }
 
 fn start_unknown(c: &mut Ctx<'_>) -> R {
@@ -248,7 +295,10 @@ fn kill_running(c: &mut Ctx<'_>) -> R {
     let b = c.shell_bundle("trap 'exit 42' TERM; touch /ready; while :; do sleep 0.05; done")?;
     let pid = c.create_ok(&b)?;
     c.start_ok(&b.id)?;
-    ensure!(appears(&b.rootfs().join("ready"), Duration::from_secs(10)), "container never became ready");
+    ensure!(
+        appears(&b.rootfs().join("ready"), Duration::from_secs(10)),
+        "container never became ready"
+    );
     c.rt_ok(&["kill", &b.id, "15"])?;
     let exit = c.wait_exit(pid)?;
     c.check("process ran its SIGTERM handler", Exit::Code(42), exit)
@@ -256,12 +306,14 @@ fn kill_running(c: &mut Ctx<'_>) -> R {
 
 fn kill_stopped(c: &mut Ctx<'_>) -> R {
     let b = stopped(c)?;
-    c.rt_fails(&["kill", &b.id, "9"], "container not running").map(|_| ())
+    c.rt_fails(&["kill", &b.id, "9"], "container not running")
+        .map(|_| ())
 }
 
 fn kill_unknown(c: &mut Ctx<'_>) -> R {
     let id = format!("hc-missing-{}", c.tag);
-    c.rt_fails(&["kill", &id, "9"], "no such container").map(|_| ())
+    c.rt_fails(&["kill", &id, "9"], "no such container")
+        .map(|_| ())
 }
 
 fn delete_stopped(c: &mut Ctx<'_>) -> R {
@@ -274,7 +326,10 @@ fn delete_running(c: &mut Ctx<'_>) -> R {
     let (b, pid) = running_sleeper(c)?;
     c.rt_fails(&["delete", &b.id], "container running")?;
     c.check("process unaffected", true, proc::alive(pid))?;
-    { let st = c.status(&b.id)?; c.check("still running", "running", st) }
+    {
+        let st = c.status(&b.id)?;
+        c.check("still running", "running", st)
+    }
 }
 
 fn delete_created(c: &mut Ctx<'_>) -> R {
@@ -283,28 +338,46 @@ fn delete_created(c: &mut Ctx<'_>) -> R {
     let (b, pid) = created_sleeper(c)?;
     c.rt_fails(&["delete", &b.id], "container created, not stopped")?;
     c.check("init unaffected", true, proc::alive(pid))?;
-    { let st = c.status(&b.id)?; c.check("still created", "created", st) }
+    {
+        let st = c.status(&b.id)?;
+        c.check("still created", "created", st)
+    }
 }
 
 fn delete_unknown(c: &mut Ctx<'_>) -> R {
     let id = format!("hc-missing-{}", c.tag);
-    c.rt_fails(&["delete", &id], "no such container").map(|_| ())
+    c.rt_fails(&["delete", &id], "no such container")
+        .map(|_| ())
 }
 
 fn delete_cgroup(c: &mut Ctx<'_>) -> R {
     let b = stopped(c)?;
-    let Some(dir) = cgroup_of_bundle(&b) else { fail!("cannot locate the container's cgroup") };
+    let Some(dir) = cgroup_of_bundle(&b) else {
+        fail!("cannot locate the container's cgroup")
+    };
     let existed = dir.is_dir();
-    c.check(&format!("{} exists before delete", dir.display()), true, existed)?;
+    c.check(
+        &format!("{} exists before delete", dir.display()),
+        true,
+        existed,
+    )?;
     c.delete_ok(&b.id)?;
-    c.check(&format!("{} exists after delete", dir.display()), false, dir.is_dir())
+    c.check(
+        &format!("{} exists after delete", dir.display()),
+        false,
+        dir.is_dir(),
+    )
 }
 
 /// The container's directory in the pids (or memory) hierarchy, from its cgroupsPath.
 pub fn cgroup_of_bundle(b: &Bundle) -> Option<std::path::PathBuf> {
     let path = b.config["linux"]["cgroupsPath"].as_str()?;
-    let h = crate::host::v1_hierarchy("pids")
-        .or_else(|| crate::host::hierarchies().into_iter().find(|h| h.v2).map(|h| h.path))?;
+    let h = crate::host::v1_hierarchy("pids").or_else(|| {
+        crate::host::hierarchies()
+            .into_iter()
+            .find(|h| h.v2)
+            .map(|h| h.path)
+    })?;
     Some(h.join(path.trim_start_matches('/')))
 }
 

@@ -59,7 +59,10 @@ mod tests {
         for n in names {
             let section = n.split('/').next().unwrap();
             assert!(
-                matches!(section, "runtime" | "runtime-linux" | "config" | "config-linux" | "cli"),
+                matches!(
+                    section,
+                    "runtime" | "runtime-linux" | "config" | "config-linux" | "cli"
+                ),
                 "{n}: not named after a spec section"
             );
         }
