@@ -215,7 +215,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn cmd_deadline(&self) -> Instant {
-        self.deadline.min(Instant::now() + Duration::from_secs(20))
+        self.deadline.min(Instant::now() + Duration::from_secs(10))
     }
 
     /// Run the runtime with `args` (global flags and `--root` prepended).
@@ -383,6 +383,22 @@ impl<'a> Ctx<'a> {
         self.probe(&b)
     }
 
+    /// The control for negative cases: a valid container must run (create, start, exit 0,
+    /// delete) before a refusal counts — a runtime that refuses everything proves nothing.
+    pub fn control(&mut self) -> R {
+        let b = self.shell_bundle("exit 0")?;
+        match self.run_container(&b) {
+            Ok((Exit::Code(0), _)) => Ok(()),
+            Ok((e, _)) => {
+                fail!("control: a valid container ended with {e}, so a refusal would prove nothing")
+            }
+            Err(Fail::Fail(r)) => fail!(
+                "control: a valid container does not run, so a refusal would prove nothing: {r}"
+            ),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Record a comparison; fail unless `expected == seen`.
     pub fn check(&mut self, what: &str, expected: impl Serialize, seen: impl Serialize) -> R {
         let expected = serde_json::to_value(expected).unwrap_or(Value::Null);
@@ -464,7 +480,7 @@ impl<'a> Ctx<'a> {
     pub fn cleanup(&mut self) -> Vec<String> {
         let mut leaks = Vec::new();
         // Cleanup has its own budget: the case may have used all of its time.
-        self.deadline = Instant::now() + Duration::from_secs(30);
+        self.deadline = Instant::now() + Duration::from_secs(20);
         let ids = std::mem::take(&mut self.ids);
         for id in &ids {
             let _ = self.rt(&["delete", "--force", id]);

@@ -55,6 +55,14 @@ struct Cli {
     /// Write every case's result and evidence to this JSON file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Gate against another runtime's `--json` report: exit 1 only if a case that passed there
+    /// does not pass here (CI: husk must pass every case runc passes).
+    #[arg(long, value_name = "FILE.json")]
+    baseline: Option<PathBuf>,
+    /// A list of case names (one per line, `#` comments) expected not to pass: exit 1 only for
+    /// failures NOT on the list (CI: the harness checked against runc).
+    #[arg(long, value_name = "FILE")]
+    known_failures: Option<PathBuf>,
     /// The static busybox to put in each root filesystem.
     #[arg(long, value_name = "PATH", default_value = "/usr/bin/busybox")]
     busybox: PathBuf,
@@ -234,12 +242,71 @@ fn run(cli: &Cli, selected: &[&cases::Case]) -> Result<ExitCode, String> {
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("--json {}: {e}", path.display()))?;
     }
+    let gate = gate(cli, &results)?;
     println!("{passed} passed, {failed} failed, {skipped} skipped");
-    Ok(if failed == 0 {
+    let success = gate.unwrap_or(failed == 0);
+    Ok(if success {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Apply --baseline / --known-failures. `None`: no gate given (exit status = any failure).
+/// Prints one `# ...` line per finding, before the summary line.
+fn gate(cli: &Cli, results: &[CaseResult]) -> Result<Option<bool>, String> {
+    let mut ok = true;
+    let mut gated = false;
+    if let Some(path) = &cli.baseline {
+        gated = true;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--baseline {}: {e}", path.display()))?;
+        let base: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("--baseline {}: {e}", path.display()))?;
+        let passed_there: std::collections::BTreeSet<&str> = base["cases"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|c| c["result"] == "ok")
+                    .filter_map(|c| c["name"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for r in results
+            .iter()
+            .filter(|r| r.result != "ok" && passed_there.contains(r.name))
+        {
+            println!(
+                "# regression: {} passes with the baseline runtime ({})",
+                r.name,
+                base["runtime"].as_str().unwrap_or("?")
+            );
+            ok = false;
+        }
+    }
+    if let Some(path) = &cli.known_failures {
+        gated = true;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--known-failures {}: {e}", path.display()))?;
+        let known: std::collections::BTreeSet<&str> = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        for r in results {
+            match (r.result, known.contains(r.name)) {
+                ("fail", false) => {
+                    println!("# unexpected failure: {}", r.name);
+                    ok = false;
+                }
+                ("ok", true) => {
+                    println!("# note: {} is listed as a known failure but passed", r.name)
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(gated.then_some(ok))
 }
 
 fn one_line(s: &str) -> String {

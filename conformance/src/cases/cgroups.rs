@@ -317,6 +317,16 @@ fn rt_runtime(c: &mut Ctx<'_>) -> R {
     if !file_exists_in_root("cpu", "cpu.rt_runtime_us") {
         skip!("kernel without CONFIG_RT_GROUP_SCHED: no cpu.rt_runtime_us (host environment)");
     }
+    // A child's real-time budget must fit in its parent's, and a new cgroup gets 0: give the
+    // run's parent cgroup (which the runtime would otherwise create with 0) a budget first,
+    // as an engine's parent slice would have.
+    if let Some(h) = host::v1_hierarchy("cpu") {
+        let parent = h.join(&c.env.cg_prefix);
+        let _ = std::fs::create_dir(&parent);
+        if let Err(e) = std::fs::write(parent.join("cpu.rt_runtime_us"), "10000") {
+            skip!("cannot give {} a real-time budget: {e} (host environment)", parent.display());
+        }
+    }
     limit(
         c,
         "cpu",
@@ -425,6 +435,7 @@ fn net_cls(c: &mut Ctx<'_>) -> R {
 }
 
 fn unified_on_v1(c: &mut Ctx<'_>) -> R {
+    c.control()?;
     if host::cgroup_v2_only() {
         skip!("the host is cgroup v2: unified is valid here");
     }

@@ -288,6 +288,7 @@ fn multiple(c: &mut Ctx<'_>) -> R {
 }
 
 fn failure(c: &mut Ctx<'_>, kind: &str) -> R {
+    c.control()?;
     let mut b = c.shell_bundle("touch /ran; exec sleep 600")?;
     b.config["hooks"] = json!({kind: [hook(c, "cat >/dev/null; exit 3")]});
     let res = c.create_with(&b, &[])?;
@@ -326,6 +327,7 @@ fn poststop_failure(c: &mut Ctx<'_>) -> R {
 }
 
 fn timeout(c: &mut Ctx<'_>) -> R {
+    c.control()?;
     let mut b = c.shell_bundle("exec sleep 600")?;
     let mut h = hook(c, "cat >/dev/null; exec sleep 60");
     h["timeout"] = json!(1);

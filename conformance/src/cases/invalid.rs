@@ -191,6 +191,7 @@ fn drop_key(cfg: &mut Value, key: &str) {
 
 /// Create must fail (or, failing that, start must fail) and the user process must not run.
 fn refused(c: &mut Ctx<'_>, edit: impl FnOnce(&mut Value)) -> R {
+    c.control()?;
     let mut b = c.shell_bundle("touch /ran; exec sleep 600")?;
     edit(&mut b.config);
     let res = c.create_with(&b, &[])?;
@@ -208,6 +209,7 @@ fn refused(c: &mut Ctx<'_>, edit: impl FnOnce(&mut Value)) -> R {
 }
 
 fn malformed(c: &mut Ctx<'_>) -> R {
+    c.control()?;
     let b = c.probe_bundle(&[])?;
     b.write_config()?;
     // Truncated JSON.

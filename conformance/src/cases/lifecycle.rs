@@ -155,6 +155,7 @@ fn state_stopped(c: &mut Ctx<'_>) -> R {
 }
 
 fn state_unknown(c: &mut Ctx<'_>) -> R {
+    c.control()?;
     let id = format!("hc-missing-{}", c.tag);
     c.rt_fails(&["state", &id], "no such container").map(|_| ())
 }
@@ -218,6 +219,7 @@ fn two_containers(c: &mut Ctx<'_>) -> R {
 }
 
 fn bad_executable(c: &mut Ctx<'_>) -> R {
+    c.control()?;
     let mut b = c.bundle()?;
     b.config["process"]["args"] = json!(["/no/such/binary"]);
     let res = c.create_with(&b, &[])?;
@@ -278,6 +280,7 @@ fn start_stopped(c: &mut Ctx<'_>) -> R {
 }
 
 fn start_unknown(c: &mut Ctx<'_>) -> R {
+    c.control()?;
     let id = format!("hc-missing-{}", c.tag);
     c.rt_fails(&["start", &id], "no such container").map(|_| ())
 }
@@ -311,6 +314,7 @@ fn kill_stopped(c: &mut Ctx<'_>) -> R {
 }
 
 fn kill_unknown(c: &mut Ctx<'_>) -> R {
+    c.control()?;
     let id = format!("hc-missing-{}", c.tag);
     c.rt_fails(&["kill", &id, "9"], "no such container")
         .map(|_| ())
@@ -345,6 +349,7 @@ fn delete_created(c: &mut Ctx<'_>) -> R {
 }
 
 fn delete_unknown(c: &mut Ctx<'_>) -> R {
+    c.control()?;
     let id = format!("hc-missing-{}", c.tag);
     c.rt_fails(&["delete", &id], "no such container")
         .map(|_| ())

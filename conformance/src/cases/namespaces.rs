@@ -225,6 +225,7 @@ fn cgroup_root(c: &mut Ctx<'_>) -> R {
 }
 
 fn must_fail_create(c: &mut Ctx<'_>, edit: impl FnOnce(&mut Value), why: &str) -> R {
+    c.control()?;
     let mut b = c.probe_bundle(&[])?;
     edit(&mut b.config);
     let res = c.create_with(&b, &[])?;
