@@ -32,6 +32,7 @@
 //! | 5 | runtime | closes its copies of the socket and the fd; the agent now answers notifications |
 
 mod codegen;
+mod order;
 mod profile;
 mod tables;
 
