@@ -13,7 +13,10 @@
 //!   that syscall, earlier conditional ones included. Conditional rules are not tried in profile
 //!   order but in the order of libseccomp's rule tree (see `order.rs`); the first match wins,
 //!   and no match means the default action. Two rules with the same conditions and different
-//!   actions are an error, as libseccomp refuses them.
+//!   actions are an error (so is a later rule whose conditions start an earlier one's, with
+//!   another action), as libseccomp refuses them.
+//! - `SCMP_CMP_MASKED_EQ` compares `arg & value` with `valueTwo & value`: libseccomp masks the
+//!   datum too, so bits outside the mask do not make the rule impossible to match.
 //! - The ENOSYS stub (runc's `patchbpf`): unless the default action is permissive (ALLOW, LOG,
 //!   TRACE) or already `ERRNO(ENOSYS)`, a syscall number above the highest one the profile names
 //!   for an ABI returns ENOSYS, so that libcs fall back from syscalls newer than the profile
