@@ -134,7 +134,8 @@ pub(crate) fn libseccomp_order(rules: &mut Vec<Rule>, wide: bool) -> Result<(), 
     for (nodes, rule) in keyed {
         if let Some((_, first)) = out.iter().find(|(n, _)| same_conditions(n, &nodes)) {
             if first.action != rule.action {
-                return Err((first.entry, rule.entry));
+                let (i, j) = (first.entry, rule.entry);
+                return Err((i.min(j), i.max(j)));
             }
             continue;
         }
