@@ -456,6 +456,85 @@ fn agent(out: &Path) {
     fs::write(out, v.to_string()).expect("write");
 }
 
+fn pause_resume_ps_update_stats() -> R {
+    let env = Env::new("pause");
+    let b = env.bundle(
+        "b",
+        &[
+            "sh",
+            "-c",
+            "i=0; while :; do i=$((i+1)); echo $i > /out/n; done",
+        ],
+        |_| {},
+    );
+    let mut c = env.builder("p", &b).create().map_err(|e| e.to_string())?;
+    c.start().map_err(|e| e.to_string())?;
+    // The writer truncates then writes, and starts a moment after start: retry briefly.
+    let counter = || -> Result<u64, String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(n) = fs::read_to_string(b.join("rootfs/out/n"))
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                return Ok(n);
+            }
+            if std::time::Instant::now() > deadline {
+                return Err("counter never readable".into());
+            }
+        }
+    };
+    let advanced = |from: u64| -> Result<bool, String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if counter()? > from {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    };
+    check(advanced(0)?, "the counter never ran")?;
+    c.pause().map_err(|e| e.to_string())?;
+    check(
+        c.status() == husk::Status::Paused,
+        format!("status {:?}", c.status()),
+    )?;
+    let frozen_at = counter()?;
+    // Frozen means no progress at all: a bounded observation window that a running loop
+    // (thousands of increments a second) cannot pass.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    check(counter()? == frozen_at, "the counter advanced while paused")?;
+    check(c.pause().is_err(), "pausing twice succeeded")?;
+    c.resume().map_err(|e| e.to_string())?;
+    check(advanced(frozen_at)?, "the counter did not resume")?;
+    check(
+        c.status() == husk::Status::Running,
+        format!("status {:?}", c.status()),
+    )?;
+    let pids = c.pids().map_err(|e| e.to_string())?;
+    check(
+        pids.contains(&c.pid().unwrap_or(-1)),
+        format!("ps {pids:?} lacks init"),
+    )?;
+    let upd: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(json!({"pids": {"limit": 42}})).unwrap();
+    c.update(&upd).map_err(|e| e.to_string())?;
+    let cg = fs::read_to_string(format!("/proc/{}/cgroup", c.pid().unwrap()))
+        .map_err(|e| e.to_string())?;
+    let rel = cg
+        .lines()
+        .find_map(|l| l.split_once(":pids:").map(|(_, p)| p.to_string()))
+        .ok_or("no pids cgroup")?;
+    let max = read(format!("/sys/fs/cgroup/pids{rel}/pids.max"))?;
+    check(max.trim() == "42", format!("pids.max after update: {max}"))?;
+    let stats = c.stats().map_err(|e| e.to_string())?;
+    check(
+        stats.pids.current >= 1,
+        format!("pids.current {}", stats.pids.current),
+    )?;
+    c.delete(true).map_err(|e| e.to_string())
+}
+
 fn main() {
     if !nix::unistd::geteuid().is_root() {
         if std::env::var_os("HUSK_TEST_NO_SKIP").is_some_and(|v| v == "1") {
@@ -473,7 +552,8 @@ fn main() {
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     type Case = (&'static str, fn() -> R);
-    let cases: [Case; 9] = [
+    let cases: [Case; 10] = [
+        ("pause_resume_ps_update_stats", pause_resume_ps_update_stats),
         (
             "seccomp_notify_fd_reaches_the_listener",
             seccomp_notify_fd_reaches_the_listener,

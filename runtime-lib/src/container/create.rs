@@ -116,6 +116,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         cgroup: Some(manager.config()),
         annotations: plan.spec.annotations().clone().unwrap_or_default(),
         hooks: plan.spec.hooks().clone(),
+        resources: Some(resources.clone()),
     };
     dir.save(&state)?;
 

@@ -370,6 +370,93 @@ impl Container {
         Ok(())
     }
 
+    fn cgroup(&self) -> Result<Box<dyn cgroups::Manager>> {
+        match &self.state.cgroup {
+            Some(cg) => Ok(cgroups::from_config(cg)),
+            None => Err(Error::Unsupported(format!(
+                "container {} has no cgroup",
+                self.state.id
+            ))),
+        }
+    }
+
+    /// Freeze every process of the container (`pause`); returns once the kernel reports the
+    /// cgroup frozen.
+    ///
+    /// # Errors
+    /// "container not running" unless it is running.
+    pub fn pause(&self) -> Result<()> {
+        match self.status() {
+            Status::Running => Ok(self.cgroup()?.freeze()?),
+            Status::Paused => Err(self.wrong("container already paused")),
+            _ => Err(self.wrong("container not running")),
+        }
+    }
+
+    /// Thaw a paused container (`resume`).
+    ///
+    /// # Errors
+    /// "container not paused" unless it is paused.
+    pub fn resume(&self) -> Result<()> {
+        match self.status() {
+            Status::Paused => Ok(self.cgroup()?.thaw()?),
+            _ => Err(self.wrong("container not paused")),
+        }
+    }
+
+    /// The host pids of every process of the container (`ps`).
+    ///
+    /// # Errors
+    /// When the container has stopped or its cgroup cannot be read.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        if matches!(self.status(), Status::Stopped | Status::Creating) {
+            return Err(self.wrong("container not running"));
+        }
+        let mut p = self.cgroup()?.pids()?;
+        p.sort_unstable();
+        Ok(p)
+    }
+
+    /// Cgroup statistics in runc's `events --stats` shape.
+    ///
+    /// # Errors
+    /// When the container has stopped or its cgroup cannot be read.
+    pub fn stats(&self) -> Result<cgroups::Stats> {
+        if matches!(self.status(), Status::Stopped | Status::Creating) {
+            return Err(self.wrong("container not running"));
+        }
+        Ok(self.cgroup()?.stats()?)
+    }
+
+    /// How many of the container's processes the OOM killer has killed.
+    ///
+    /// # Errors
+    /// When its cgroup cannot be read.
+    pub fn oom_kills(&self) -> Result<u64> {
+        Ok(self.cgroup()?.oom_kills()?)
+    }
+
+    /// Change the resources of a created, running or paused container (`update`): `update` is
+    /// merged over the resources in force, validated, applied, and remembered.
+    ///
+    /// # Errors
+    /// An invalid field (named), a stopped container, or a cgroup write the kernel refuses.
+    pub fn update(&mut self, update: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let _lock = self.dir.lock()?;
+        if matches!(self.status(), Status::Stopped | Status::Creating) {
+            return Err(self.wrong("container not running"));
+        }
+        let current = self.state.resources.clone().unwrap_or_default();
+        let merged = cgroups::merge_resources(&current, update);
+        cgroups::validate(&merged)?;
+        let m = self.cgroup()?;
+        self.warnings.extend(m.check_resources(&merged)?);
+        m.apply_resources(&merged)?;
+        self.state.resources = Some(merged);
+        self.dir.save(&self.state)?;
+        Ok(())
+    }
+
     /// Wait for the container process to exit. Only for a container created by this process
     /// with `detached(false)`.
     ///

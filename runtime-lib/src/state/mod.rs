@@ -82,6 +82,9 @@ pub struct StateFile {
     /// The config's hooks (poststart and poststop run from later commands).
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The resources in force (`linux.resources`, then every `update`).
+    #[serde(default)]
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
 }
 
 impl StateFile {
@@ -101,6 +104,7 @@ impl StateFile {
             cgroup: None,
             annotations: Default::default(),
             hooks: None,
+            resources: None,
         }
     }
 }
@@ -367,6 +371,7 @@ mod tests {
             cgroup: None,
             annotations: Default::default(),
             hooks: None,
+            resources: None,
         };
         d.save(&s).unwrap();
         assert_eq!(d.load().unwrap(), s);
