@@ -8,7 +8,7 @@
 //! `N passed, M failed, K skipped`.
 
 use std::fs;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -324,6 +324,138 @@ fn failed_create_leaves_nothing() -> R {
     }
 }
 
+fn hooks_run_in_order_with_state() -> R {
+    let env = Env::new("hooks");
+    let log_dir = env.dir.join("b/rootfs/out");
+    let host_log = log_dir.join("log");
+    // Runtime-side and pre-pivot hooks see the host path; startContainer runs after pivot_root
+    // and sees the same folder as /out.
+    let hook = |kind: &str, path: &Path| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo \"{kind} $s\" >> {}", path.display())]});
+    let b = env.bundle("b", &["true"], |s| {
+        s["hooks"] = json!({
+            "createRuntime": [hook("createRuntime", &host_log)],
+            "createContainer": [hook("createContainer", &host_log)],
+            "startContainer": [hook("startContainer", Path::new("/out/log"))],
+            "poststart": [hook("poststart", &host_log)],
+            "poststop": [hook("poststop", &host_log)],
+        });
+    });
+    let st = env.run("h", &b)?;
+    check(st == ExitStatus::Code(0), format!("exit {st:?}"))?;
+    let log = read(&host_log)?;
+    let kinds: Vec<&str> = log
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    let pos = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| *x == k)
+            .ok_or(format!("{k} did not run:\n{log}"))
+    };
+    check(
+        pos("createRuntime")? < pos("createContainer")?,
+        format!("order:\n{log}"),
+    )?;
+    check(
+        pos("createContainer")? < pos("startContainer")?,
+        format!("order:\n{log}"),
+    )?;
+    check(
+        pos("poststart")? < pos("poststop")?,
+        format!("order:\n{log}"),
+    )?;
+    let first = log.lines().next().unwrap_or("");
+    let state: Value = serde_json::from_str(first.trim_start_matches("createRuntime "))
+        .map_err(|e| format!("{e}: {first}"))?;
+    check(
+        state["id"] == "h"
+            && state["status"] == "creating"
+            && state["pid"].as_i64().unwrap_or(0) > 0,
+        format!("createRuntime state: {state}"),
+    )?;
+    // A failing createRuntime hook fails create and leaves nothing behind.
+    let b2 = env.bundle("b2", &["true"], |s| {
+        s["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+    });
+    match env.builder("h2", &b2).create() {
+        Ok(_) => Err("create succeeded despite a failing createRuntime hook".into()),
+        Err(e) => {
+            check(
+                e.to_string().contains("createRuntime"),
+                format!("error: {e}"),
+            )?;
+            check(!env.root.join("h2").exists(), "state folder left behind")
+        }
+    }
+}
+
+fn seccomp_notify_fd_reaches_the_listener() -> R {
+    let env = Env::new("notify");
+    let sock = env.dir.join("agent.sock");
+    let out = env.dir.join("agent.out");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(|e| e.to_string())?;
+    // The agent is this test binary in another process (this one must stay single-threaded).
+    let mut agent = Command::new(std::env::current_exe().unwrap())
+        .arg("--agent")
+        .arg(&out)
+        .stdin(std::process::Stdio::from(OwnedFd::from(listener)))
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let b = env.bundle("b", &["true"], |s| {
+        s["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "meta-1",
+            "syscalls": [{"names": ["acct"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let st = env.run("n", &b);
+    let agent_st = agent.wait().map_err(|e| e.to_string())?;
+    check(st? == ExitStatus::Code(0), "container failed")?;
+    check(agent_st.success(), format!("agent: {agent_st}"))?;
+    let got: Value = serde_json::from_str(&read(&out)?).map_err(|e| e.to_string())?;
+    check(got["fds"] == json!(["seccompFd"]), format!("state: {got}"))?;
+    check(
+        got["metadata"] == "meta-1" && got["state"]["id"] == "n",
+        format!("state: {got}"),
+    )?;
+    check(
+        got["fd_target"] == "anon_inode:seccomp notify",
+        format!("fd: {got}"),
+    )
+}
+
+/// The seccomp agent: accept one connection on the listening socket at fd 0, receive the
+/// state and the fd, and record both in `out`.
+fn agent(out: &Path) {
+    use nix::sys::socket::{accept, recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    let conn = accept(std::io::stdin().as_fd()).expect("accept");
+    let mut buf = vec![0u8; 65536];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<UnixAddr>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg");
+    let mut target = String::new();
+    for c in msg.cmsgs().expect("cmsgs") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            target = fs::read_link(format!("/proc/self/fd/{}", fds[0]))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    let n = msg.bytes;
+    let mut v: Value = serde_json::from_slice(&buf[..n]).expect("json");
+    v["fd_target"] = json!(target);
+    fs::write(out, v.to_string()).expect("write");
+}
+
 fn main() {
     if !nix::unistd::geteuid().is_root() {
         if std::env::var_os("HUSK_TEST_NO_SKIP").is_some_and(|v| v == "1") {
@@ -334,9 +466,22 @@ fn main() {
         println!("0 passed, 0 failed, 1 skipped");
         return;
     }
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--agent") {
+        agent(Path::new(&args[2]));
+        return;
+    }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     type Case = (&'static str, fn() -> R);
-    let cases: [Case; 7] = [
+    let cases: [Case; 9] = [
+        (
+            "seccomp_notify_fd_reaches_the_listener",
+            seccomp_notify_fd_reaches_the_listener,
+        ),
+        (
+            "hooks_run_in_order_with_state",
+            hooks_run_in_order_with_state,
+        ),
         ("user_namespace_maps_ids", user_namespace_maps_ids),
         (
             "join_pid_namespace_uses_second_fork",

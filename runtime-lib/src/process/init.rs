@@ -142,22 +142,6 @@ fn init(
             _ => {}
         }
     }
-    let hooks = spec.hooks().as_ref();
-    #[allow(deprecated)]
-    let runtime_hooks = !crate::hooks::of_kind(hooks, "prestart").is_empty()
-        || !crate::hooks::of_kind(hooks, "createRuntime").is_empty();
-    if runtime_hooks {
-        ch.send_parent(&ToParent::CreateRuntimeHooks)
-            .map_err(|e| sys_err("sync: send", e))?;
-        expect(ch, ToChild::HooksDone)?;
-    }
-    let create_container = crate::hooks::of_kind(hooks, "createContainer");
-    if !create_container.is_empty() {
-        let state = hook_state(cfg, "created");
-        crate::hooks::run("createContainer", create_container, &state)
-            .map_err(|e| fail(e.to_string(), None))?;
-    }
-
     let opts = RootfsOptions {
         spec,
         rootfs: &plan.rootfs,
@@ -166,7 +150,22 @@ fn init(
         new_userns: ns.is_new(LinuxNamespaceType::User),
         new_cgroupns: ns.is_new(LinuxNamespaceType::Cgroup),
     };
-    rootfs::setup(&opts).map_err(|e| fail(e.to_string(), e.errno()))?;
+    // prestart/createRuntime (in the runtime) and createContainer (here) run once every mount
+    // is in place, before pivot_root, as runc does.
+    let hooks = spec.hooks().as_ref();
+    let hook_err = std::cell::RefCell::new(None);
+    let before_pivot = || {
+        run_create_hooks(cfg, ch, hooks).map_err(|e| {
+            let msg = e.msg.clone();
+            *hook_err.borrow_mut() = Some(e);
+            rootfs::RootfsError::Unsafe(msg)
+        })
+    };
+    if let Err(e) = rootfs::setup_with_hook(&opts, before_pivot) {
+        return Err(hook_err
+            .into_inner()
+            .unwrap_or_else(|| fail(e.to_string(), e.errno())));
+    }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| sys_err(format!("sethostname({h:?})"), e))?;
     }
@@ -206,7 +205,7 @@ fn init(
     // it (runc does the same); with no_new_privs it is loaded last, right before execve.
     if !nnp {
         if let Some(prog) = &plan.seccomp {
-            prog.load().map_err(|e| fail(e.to_string(), None))?;
+            load_seccomp(prog, ch)?;
         }
     }
     let sets = CapSets::from_spec(process.capabilities().as_ref());
@@ -249,6 +248,13 @@ fn init(
     }
     crate::sys::process::cloexec_from(3 + cfg.preserve_fds)
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
+    // A notify listener must reach the parent before create returns (runc does the same):
+    // then the filter is loaded here, before Ready, instead of right before execve.
+    let notify = plan.seccomp.as_ref().filter(|p| nnp && p.uses_notify());
+    if let Some(prog) = notify {
+        security::set_no_new_privs().map_err(|e| fail(e.to_string(), e.source.errno()))?;
+        load_seccomp(prog, ch)?;
+    }
     ch.send_parent(&ToParent::Ready)
         .map_err(|e| sys_err("sync: send", e))?;
     ready.set(true);
@@ -276,8 +282,8 @@ fn init(
     }
     if nnp {
         security::set_no_new_privs().map_err(|e| fail(e.to_string(), e.source.errno()))?;
-        if let Some(prog) = &plan.seccomp {
-            prog.load().map_err(|e| fail(e.to_string(), None))?;
+        if let Some(prog) = plan.seccomp.as_ref().filter(|_| notify.is_none()) {
+            load_seccomp(prog, ch)?;
         }
     }
     let c = |s: &str| CString::new(s).map_err(|_| fail(format!("{s:?} contains a NUL byte"), None));
@@ -405,5 +411,48 @@ fn setup_console(sock: &OwnedFd, size: Option<&oci_spec::runtime::Box>) -> Resul
         None,
     )
     .map_err(|e| sys_err("sendmsg(console socket)", e))?;
+    Ok(())
+}
+
+/// The createRuntime/prestart sync with the parent, then createContainer hooks.
+fn run_create_hooks(
+    cfg: &InitConfig<'_>,
+    ch: &Channel,
+    hooks: Option<&oci_spec::runtime::Hooks>,
+) -> Result<(), ErrorData> {
+    #[allow(deprecated)]
+    let runtime_hooks = !crate::hooks::of_kind(hooks, "prestart").is_empty()
+        || !crate::hooks::of_kind(hooks, "createRuntime").is_empty();
+    if runtime_hooks {
+        ch.send_parent(&ToParent::CreateRuntimeHooks)
+            .map_err(|e| sys_err("sync: send", e))?;
+        expect(ch, ToChild::HooksDone)?;
+    }
+    let create_container = crate::hooks::of_kind(hooks, "createContainer");
+    if !create_container.is_empty() {
+        let state = hook_state(cfg, "created");
+        crate::hooks::run("createContainer", create_container, &state)
+            .map_err(|e| fail(e.to_string(), None))?;
+    }
+
+    Ok(())
+}
+
+/// Load the filter; with `SCMP_ACT_NOTIFY`, pass the listener fd to the parent and wait until
+/// it reached the agent.
+fn load_seccomp(
+    prog: &crate::security::seccomp::SeccompProgram,
+    ch: &Channel,
+) -> Result<(), ErrorData> {
+    use crate::security::seccomp::SeccompError;
+    let fd = prog.load().map_err(|e| match &e {
+        SeccompError::Sys { source, .. } => fail(e.to_string(), source.raw_os_error()),
+        _ => fail(e.to_string(), None),
+    })?;
+    if let Some(fd) = fd {
+        ch.send_parent_fd(&ToParent::SeccompFd, fd.as_fd())
+            .map_err(|e| sys_err("sync: send seccomp fd", e))?;
+        expect(ch, ToChild::SeccompDone)?;
+    }
     Ok(())
 }

@@ -131,28 +131,40 @@ pub(crate) fn v1_entries(
     cgroups: Option<&[CgroupLine]>,
 ) -> Result<Vec<V1Entry>, String> {
     let mut out: Vec<V1Entry> = Vec::new();
+    // A hierarchy may be mounted more than once (also as a subtree, e.g. in another
+    // container's view): use the first mount that holds this process's cgroup.
+    let mut missed: Vec<(Vec<String>, String)> = Vec::new();
     for m in mounts.iter().filter(|m| m.fstype == "cgroup") {
         let controllers = v1_controllers(m);
         let Some(name) = m.mount_point.file_name() else {
             continue;
         };
         let name = name.to_string_lossy().into_owned();
-        // The same hierarchy mounted twice: show it once.
         if out
             .iter()
             .any(|e| e.name == name || e.controllers == controllers)
         {
             continue;
         }
-        let own_dir = match cgroups {
-            Some(cgroups) => Some(own_dir(m, &controllers, cgroups)?),
+        let own_dir = match cgroups.map(|c| own_dir(m, &controllers, c)) {
             None => None,
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                missed.push((controllers, e));
+                continue;
+            }
         };
         out.push(V1Entry {
             name,
             controllers,
             own_dir,
         });
+    }
+    if let Some((_, e)) = missed
+        .into_iter()
+        .find(|(c, _)| !out.iter().any(|e| &e.controllers == c))
+    {
+        return Err(e);
     }
     Ok(out)
 }
@@ -306,6 +318,16 @@ mod tests {
             e[1].own_dir,
             Some(PathBuf::from("/sys/fs/cgroup/systemd/s/c1"))
         );
+        assert_eq!(
+            e[2].own_dir,
+            Some(PathBuf::from("/sys/fs/cgroup/memory/c1"))
+        );
+        // the same hierarchy also mounted as a subtree elsewhere first: the full one is used
+        let mut twice =
+            parse_mountinfo("50 22 0:32 /other /mnt/memory rw - cgroup cgroup rw,memory\n");
+        twice.extend(mi.iter().cloned());
+        let e = v1_entries(&twice, Some(&cg)).unwrap();
+        assert_eq!(e.len(), 3);
         assert_eq!(
             e[2].own_dir,
             Some(PathBuf::from("/sys/fs/cgroup/memory/c1"))

@@ -159,6 +159,14 @@ pub fn validate(spec: &Spec) -> Result<(), RootfsError> {
 
 /// Things [`validate`] accepts but runc warns about (relative mount destinations), one
 /// message per item, for the CLI to log.
+///
+/// ```
+/// let spec: oci_spec::runtime::Spec = serde_json::from_str(
+///     r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+///         "mounts":[{"destination":"run","type":"tmpfs"}]}"#,
+/// ).unwrap();
+/// assert_eq!(husk::rootfs::validate_warnings(&spec).len(), 1);
+/// ```
 pub fn validate_warnings(spec: &Spec) -> Vec<String> {
     validate::warnings(spec)
 }
@@ -166,6 +174,25 @@ pub fn validate_warnings(spec: &Spec) -> Vec<String> {
 /// Prepare the root filesystem and switch into it. Runs in the container process, inside its
 /// new mount namespace, as (namespaced) root. See the module documentation for what the
 /// caller must have done before.
+///
+/// ```no_run
+/// # fn init(spec: &oci_spec::runtime::Spec) -> Result<(), husk::rootfs::RootfsError> {
+/// use std::path::Path;
+/// use husk::rootfs::{finalize, setup, RootfsOptions};
+/// // in the container's init process, in its new mount namespace
+/// let opts = RootfsOptions {
+///     spec,
+///     rootfs: Path::new("/bundle/rootfs"),
+///     bundle: Path::new("/bundle"),
+///     no_pivot: false,
+///     new_userns: false,
+///     new_cgroupns: false,
+/// };
+/// setup(&opts)?;
+/// // ... hostname, sysctls through husk::rootfs::trusted_procfs() ...
+/// finalize(&opts)?;
+/// # Ok(()) }
+/// ```
 ///
 /// # Errors
 /// The failing mount or device, with the system call and errno.
@@ -187,11 +214,10 @@ where
     validate(spec)?;
     let propagation = root_propagation(spec)?;
     if opts.no_pivot && propagation.is_some_and(|p| p.contains(MsFlags::MS_PRIVATE)) {
-        // runc refuses this too: with MS_MOVE + chroot a private / would keep the host's
-        // mounts pinned in the container.
+        // runc's specconv refuses this combination, with these words.
         return Err(RootfsError::Invalid {
             field: "linux.rootfsPropagation".into(),
-            msg: "private propagation cannot be used with --no-pivot".into(),
+            msg: "rootfsPropagation of [r]private is not safe without pivot_root".into(),
         });
     }
     require_proc()?;
@@ -283,9 +309,9 @@ fn refuse_symlinked_dirs(rootfs: &Path) -> Result<(), RootfsError> {
 
 /// Read-only paths, masked paths and `root.readonly`, applied after [`setup`] (and after the
 /// sysctls are written, since `/proc/sys` is usually read-only). Runs in the container
-/// process after [`setup`] returned (its `/` is the container's root). When there is anything
-/// to do, the container's `/proc` must be a procfs (the `proc` mount of the config): mounts
-/// are made onto `/proc/self/fd/N`.
+/// process after [`setup`] returned (its `/` is the container's root). Uses the new mount API
+/// (Linux 5.12+); on older kernels it mounts through `/proc/self/fd/N`, and then the
+/// container's `/proc` must be a procfs (the `proc` mount of the config).
 ///
 /// # Errors
 /// The failing path, with the system call and errno.
@@ -312,8 +338,6 @@ pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
     if readonly.is_empty() && masked.is_empty() && !dev_ro && !root_ro {
         return Ok(());
     }
-    // Everything below mounts through /proc/self/fd: the container must have its procfs.
-    require_proc()?;
     let root = Root::open(Path::new("/"))?;
     for (i, p) in readonly.iter().enumerate() {
         paths::readonly_path(&root, Path::new(p))

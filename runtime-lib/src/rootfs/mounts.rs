@@ -102,6 +102,7 @@ pub(crate) fn locked_flags(fd: BorrowedFd<'_>) -> MsFlags {
             out |= m;
         }
     }
+    // (Strict atime has no bit; a remount without atime flags keeps the current atime mode.)
     out
 }
 

@@ -340,6 +340,13 @@ pub fn parse_mount_options(
 
 /// Parse a propagation name (`linux.rootfsPropagation`): `""` means "not set".
 ///
+/// ```
+/// use nix::mount::MsFlags;
+/// assert_eq!(husk::rootfs::parse_propagation("rslave"), Ok(Some(MsFlags::MS_SLAVE | MsFlags::MS_REC)));
+/// assert_eq!(husk::rootfs::parse_propagation(""), Ok(None));
+/// assert!(husk::rootfs::parse_propagation("sideways").is_err());
+/// ```
+///
 /// # Errors
 /// An unknown name.
 pub fn parse_propagation(name: &str) -> Result<Option<MsFlags>, String> {
@@ -354,6 +361,11 @@ pub fn parse_propagation(name: &str) -> Result<Option<MsFlags>, String> {
 }
 
 /// Render mount flags the way strace does (`MS_NOSUID|MS_NODEV`, or `0`).
+///
+/// ```
+/// use nix::mount::MsFlags;
+/// assert_eq!(husk::rootfs::render_flags(MsFlags::MS_BIND | MsFlags::MS_REC), "MS_BIND|MS_REC");
+/// ```
 pub fn render_flags(flags: MsFlags) -> String {
     const NAMES: &[(MsFlags, &str)] = &[
         (MsFlags::MS_RDONLY, "MS_RDONLY"),

@@ -61,8 +61,24 @@ fn checked_slash_proc() -> Result<OwnedFd, RootfsError> {
     Ok(fd)
 }
 
+/// Tests: act as if the new mount API were unavailable.
+#[cfg(test)]
+pub(crate) static FORCE_FALLBACK: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+fn fresh_or_forced_failure() -> Result<OwnedFd, RootfsError> {
+    #[cfg(test)]
+    if FORCE_FALLBACK.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(sys_err(
+            "fsopen(\"proc\", FSOPEN_CLOEXEC)".into(),
+            Errno::ENOSYS,
+        ));
+    }
+    fresh()
+}
+
 pub(crate) fn trusted_procfs() -> Result<OwnedFd, RootfsError> {
-    match fresh() {
+    match fresh_or_forced_failure() {
         Ok(fd) if is_proc_root(fd.as_fd()) => Ok(fd),
         Ok(_) => Err(RootfsError::Unsafe(
             "fsmount(\"proc\") did not give a procfs root".into(),

@@ -60,7 +60,7 @@ enum Missing {
 
 /// A handle on the container's root directory, and the resolver for paths inside it.
 #[derive(Debug)]
-pub struct Root {
+pub(crate) struct Root {
     fd: OwnedFd,
     /// The host path of the root, for error messages only.
     host: PathBuf,

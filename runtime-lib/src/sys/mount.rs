@@ -102,6 +102,39 @@ pub(crate) fn mount_setattr(
     unit_result(ret)
 }
 
+/// `open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH [| AT_RECURSIVE])`:
+/// a detached copy of the mount (tree) at `fd`.
+pub(crate) fn open_tree_clone(fd: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd, Errno> {
+    let mut flags =
+        libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: `fd` is open for the call's duration; the path is a valid empty C string the
+    // kernel only reads during the call; the flags are plain integers.
+    let ret = unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) };
+    fd_result(ret)
+}
+
+/// `move_mount(from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)`: attach
+/// the (detached) mount `from` onto the object `to` refers to.
+pub(crate) fn move_mount(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), Errno> {
+    let flags = libc::MOVE_MOUNT_F_EMPTY_PATH | libc::MOVE_MOUNT_T_EMPTY_PATH;
+    // SAFETY: both descriptors are open for the call's duration; both paths are valid empty C
+    // strings the kernel only reads during the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+        )
+    };
+    unit_result(ret)
+}
+
 /// Test support: `fork()` the test process, for tests that must change namespaces, mounts
 /// and the root without touching the test runner itself.
 #[cfg(test)]

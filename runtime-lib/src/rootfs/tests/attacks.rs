@@ -160,9 +160,19 @@ fn symlinked_dev_is_refused() {
     }
 }
 
-/// security.md S4: masking with a /dev/null that is not the null device fails.
 #[test]
 fn masking_refuses_a_fake_dev_null() {
+    masking_refuses_a_fake_dev_null_impl(false);
+}
+
+/// The same with the classic mount(2) path the new mount API falls back to.
+#[test]
+fn masking_refuses_a_fake_dev_null_classic() {
+    masking_refuses_a_fake_dev_null_impl(true);
+}
+
+/// security.md S4: masking with a /dev/null that is not the null device fails.
+fn masking_refuses_a_fake_dev_null_impl(classic: bool) {
     if !root_or_skip() {
         return;
     }
@@ -187,7 +197,13 @@ fn masking_refuses_a_fake_dev_null() {
         new_userns: false,
         new_cgroupns: false,
     };
-    let err = in_child(CloneFlags::CLONE_NEWPID, || setup_and_finalize(&opts)).unwrap_err();
+    let err = in_child(CloneFlags::CLONE_NEWPID, || {
+        if classic {
+            paths::FORCE_CLASSIC.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        setup_and_finalize(&opts)
+    })
+    .unwrap_err();
     assert!(
         err.contains("linux.maskedPaths[0]: /dev/null in the container is not the null device"),
         "{err}"

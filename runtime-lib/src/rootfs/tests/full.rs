@@ -10,6 +10,16 @@ use nix::sys::stat::{major, minor};
 
 #[test]
 fn full_config_mounts_devices_masks_from_inside() {
+    full_config_mounts_devices_masks_from_inside_impl(false);
+}
+
+/// The same with the classic mount(2) path the new mount API falls back to.
+#[test]
+fn full_config_mounts_devices_masks_from_inside_classic() {
+    full_config_mounts_devices_masks_from_inside_impl(true);
+}
+
+fn full_config_mounts_devices_masks_from_inside_impl(classic: bool) {
     if !root_or_skip() {
         return;
     }
@@ -66,6 +76,9 @@ fn full_config_mounts_devices_masks_from_inside() {
     };
     let bundle_str = b.dir.display().to_string();
     let res = in_child(CloneFlags::CLONE_NEWPID, || {
+        if classic {
+            paths::FORCE_CLASSIC.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         // stdin on the host's /dev/null must end up on the container's
         let host_null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
         nix::unistd::dup2_stdin(&host_null).map_err(|e| e.to_string())?;

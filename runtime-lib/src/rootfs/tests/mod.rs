@@ -94,6 +94,22 @@ impl Drop for SharedBind {
     }
 }
 
+/// A tmpfs mounted on the host with `flags`, unmounted on drop.
+struct HostTmpfs(PathBuf);
+impl HostTmpfs {
+    fn new(dir: &Path, flags: nix::mount::MsFlags) -> HostTmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        nix::mount::mount(Some("tmpfs"), dir, Some("tmpfs"), flags, None::<&str>)
+            .expect("host tmpfs");
+        HostTmpfs(dir.to_path_buf())
+    }
+}
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 /// A temporary host directory that must stay empty.
 struct HostDir(PathBuf);
 impl HostDir {

@@ -9,6 +9,16 @@ use std::io::Read;
 
 #[test]
 fn no_pivot_and_readonly_root() {
+    no_pivot_and_readonly_root_impl(false);
+}
+
+/// The same with the classic mount(2) path the new mount API falls back to.
+#[test]
+fn no_pivot_and_readonly_root_classic() {
+    no_pivot_and_readonly_root_impl(true);
+}
+
+fn no_pivot_and_readonly_root_impl(classic: bool) {
     if !root_or_skip() {
         return;
     }
@@ -29,6 +39,9 @@ fn no_pivot_and_readonly_root() {
         new_cgroupns: false,
     };
     let res = in_child(CloneFlags::CLONE_NEWPID, || {
+        if classic {
+            paths::FORCE_CLASSIC.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         // stdin on the host's /dev/null must end up on the container's
         let host_null = std::fs::File::open("/dev/null").map_err(|e| e.to_string())?;
         nix::unistd::dup2_stdin(&host_null).map_err(|e| e.to_string())?;
@@ -160,6 +173,14 @@ fn trusted_procfs_is_a_procfs_root() {
     let mut s = String::new();
     std::fs::File::from(f).read_to_string(&mut s).unwrap();
     assert_eq!(s, "Linux\n");
+    // "self" is an ordinary symlink beneath the handle: what oom_score_adj and attr/* need
+    let f = open_in_procfs(&proc, "self/oom_score_adj", OFlag::O_RDONLY).unwrap();
+    let mut s = String::new();
+    std::fs::File::from(f).read_to_string(&mut s).unwrap();
+    assert_eq!(
+        s,
+        std::fs::read_to_string("/proc/self/oom_score_adj").unwrap()
+    );
     // magic links and escapes are refused
     assert!(open_in_procfs(&proc, "self/fd/0", OFlag::O_RDONLY).is_err());
     assert!(open_in_procfs(&proc, "../etc/passwd", OFlag::O_RDONLY).is_err());
@@ -346,4 +367,45 @@ fn real_engine_configs_set_up() {
         assert_eq!(b.host_mounts(), Vec::<PathBuf>::new(), "{name}");
         res.unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+}
+
+/// Without the new mount API, the trusted procfs is /proc, accepted only if it is the root of
+/// a procfs: a tmpfs over /proc, or a /proc that is a subdirectory of a procfs, is refused.
+#[test]
+fn trusted_procfs_fallback_checks_proc() {
+    if !root_or_skip() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let res = in_child(CloneFlags::empty(), || {
+        use nix::mount::{mount, MsFlags};
+        procfs::FORCE_FALLBACK.store(true, std::sync::atomic::Ordering::Relaxed);
+        let none: Option<&str> = None;
+        mount(none, "/", none, MsFlags::MS_SLAVE | MsFlags::MS_REC, none)
+            .map_err(|e| e.to_string())?;
+        let p = trusted_procfs().map_err(|e| e.to_string())?;
+        ensure!(
+            procfs::is_proc_root(p.as_fd()),
+            "fallback is not a procfs root"
+        );
+        drop(p);
+        // /proc/sys bound over /proc: a procfs, but not its root
+        mount(Some("/proc/sys"), "/proc", none, MsFlags::MS_BIND, none)
+            .map_err(|e| e.to_string())?;
+        let err = trusted_procfs().map(drop).unwrap_err().to_string();
+        ensure!(err.contains("/proc is not the root of a procfs"), "{err}");
+        // a tmpfs over /proc
+        mount(
+            Some("tmpfs"),
+            "/proc",
+            Some("tmpfs"),
+            MsFlags::empty(),
+            none,
+        )
+        .map_err(|e| e.to_string())?;
+        let err = trusted_procfs().map(drop).unwrap_err().to_string();
+        ensure!(err.contains("/proc is not the root of a procfs"), "{err}");
+        Ok(())
+    });
+    res.unwrap();
 }

@@ -15,17 +15,34 @@ fn map_root_to_root() -> Result<(), String> {
     std::fs::write("/proc/self/gid_map", "0 0 1").map_err(|e| format!("gid_map: {e}"))
 }
 
+#[test]
+fn user_namespace_binds_devices_and_keeps_locked_flags() {
+    user_namespace_binds_devices_and_keeps_locked_flags_impl(false);
+}
+
+/// The same with the classic mount(2) path the new mount API falls back to.
+#[test]
+fn user_namespace_binds_devices_and_keeps_locked_flags_classic() {
+    user_namespace_binds_devices_and_keeps_locked_flags_impl(true);
+}
+
 /// In a user namespace: devices are bind-mounted from the host, sysfs falls back to a bind of
 /// the host's /sys (EPERM without a network namespace), and read-only remounts keep the
 /// flags the kernel locks.
-#[test]
-fn user_namespace_binds_devices_and_keeps_locked_flags() {
+fn user_namespace_binds_devices_and_keeps_locked_flags_impl(classic: bool) {
     if !root_or_skip() {
         return;
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let b = Bundle::new("userns");
-    let s = spec(
+    // A host mount with nosuid and nodev, bound read-only without them: in the user namespace
+    // those flags are locked, the first remount fails with EPERM and the retry keeps them.
+    let vol = b.dir.join("vol");
+    let _vol = HostTmpfs::new(
+        &vol,
+        nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+    );
+    let mut s: serde_json::Value = serde_json::from_str(
         r#"{"ociVersion":"1.0.2","root":{"path":"rootfs","readonly":true},
         "mounts":[
           {"destination":"/proc","type":"proc","options":["nosuid","noexec","nodev"]},
@@ -36,7 +53,12 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
           {"destination":"/sys/fs/cgroup","type":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}
         ],
         "linux":{"maskedPaths":["/proc/timer_list","/sys/firmware"],"readonlyPaths":["/proc/sys"]}}"#,
-    );
+    )
+    .unwrap();
+    s["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+        {"destination": "/vol", "source": vol, "options": ["rbind", "ro"]}
+    ));
+    let s: Spec = serde_json::from_value(s).unwrap();
     let rootfs = b.rootfs();
     let opts = RootfsOptions {
         spec: &s,
@@ -48,6 +70,9 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
     };
     let flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
     let res = in_child_with(flags, map_root_to_root, || {
+        if classic {
+            paths::FORCE_CLASSIC.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         setup_and_finalize(&opts)?;
         let null = std::fs::metadata("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
         ensure!(
@@ -77,9 +102,19 @@ fn user_namespace_binds_devices_and_keeps_locked_flags() {
             "timer_list"
         );
         erofs("/newfile")?;
+        let v = mount_at_path(&all, "/vol")?;
+        ensure!(
+            has_opt(&v, "ro") && has_opt(&v, "nosuid") && has_opt(&v, "nodev"),
+            "/vol: {v:?}"
+        );
+        erofs("/vol/x")?;
         Ok(())
     });
-    assert_eq!(b.host_mounts(), Vec::<PathBuf>::new());
+    assert_eq!(
+        b.host_mounts(),
+        vec![vol.clone()],
+        "only the test's own host tmpfs"
+    );
     res.unwrap();
 }
 
