@@ -372,18 +372,14 @@ fn json_log_appends_one_line_per_failure() {
         "{\"level\":\"info\",\"msg\":\"earlier line\",\"time\":\"2020-01-01T00:00:00Z\"}\n",
     )
     .unwrap();
-    for _ in 0..3 {
-        let (code, _) = env.run_to_files(
-            "x",
-            &[
-                "--log",
-                log.to_str().unwrap(),
-                "--log-format",
-                "json",
-                "state",
-                &id,
-            ],
-        );
+    // The third call adds --debug: debug lines may come, still exactly one error line.
+    for debug in [false, false, true] {
+        let mut args = vec!["--log", log.to_str().unwrap(), "--log-format", "json"];
+        if debug {
+            args.push("--debug");
+        }
+        args.extend(["state", &id]);
+        let (code, _) = env.run_to_files("x", &args);
         assert_eq!(code, 1);
     }
     let lines = json_log(&log);
