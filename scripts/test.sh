@@ -65,8 +65,14 @@ if step "cargo build" cargo build --workspace --all-targets; then
     step "cargo test (unit, namespaced, system)" cargo test --workspace --no-fail-fast || true
 
     # ---- runtime-spec conformance (conformance/run.sh, its own harness) ----
+    # Failures listed in conformance/known-failures/husk.txt (if the file exists) are expected
+    # and do not fail this step; the full report is in target/conformance-husk.json.
     if [ -f conformance/run.sh ]; then
-        step "conformance (husk)" env HUSK="$PWD/target/debug/husk" bash conformance/run.sh "$PWD/target/debug/husk" || true
+        conf=(--runtime "$PWD/target/debug/husk" --json "$PWD/target/conformance-husk.json")
+        if [ -f conformance/known-failures/husk.txt ]; then
+            conf+=(--known-failures conformance/known-failures/husk.txt)
+        fi
+        step "conformance (husk)" sh conformance/run.sh "${conf[@]}" || true
     else
         skip "conformance" "conformance/run.sh is not in this checkout"
     fi

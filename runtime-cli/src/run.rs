@@ -61,7 +61,11 @@ const FORWARDED: &[Signal] = &[
 pub fn run(cli: &Cli, log: &mut Logger, a: &RunArgs) -> CmdResult {
     let builder = create::builder(cli, &a.create)?.detached(a.detach);
     let mut c = builder.create().map_err(err_msg)?;
-    log.debug(format!("created {} pid {:?}", a.create.id, c.pid()));
+    log.debug(format!(
+        "created {} pid {}",
+        a.create.id,
+        c.pid().unwrap_or(0)
+    ));
     if a.detach {
         if let Err(e) = c.start() {
             cleanup(c, log);

@@ -451,3 +451,31 @@ fn script_written_for_runc_drives_the_runtime() {
     assert!(out.contains("lifecycle ok"), "{out}");
     assert_nothing_left(&env, &id, &before);
 }
+
+#[test]
+fn run_passes_stdin_through() {
+    if !can_run_containers("run_stdin") {
+        return;
+    }
+    let env = TestEnv::new("runstdin");
+    let id = env.id("c");
+    let b = env.bundle("b", &["sh", "-c", "tr a-z A-Z; echo done"]);
+    let mut child = env
+        .cmd(&["run", "--bundle", b.dir.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello from the caller\n").unwrap();
+        // dropping stdin closes the pipe: tr sees EOF
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "HELLO FROM THE CALLER\ndone\n"
+    );
+}
