@@ -16,6 +16,11 @@ pub fn cases() -> Vec<Case> {
             "config-linux/cgroups-path/absent-gets-a-cgroup",
             path_absent,
         ),
+        case("config-linux/cgroups-path/limit-seen-inside", limit_inside),
+        case(
+            "config-linux/cgroups-path/cgroupfs-mount-read-only",
+            cgroupfs_ro,
+        ),
         case("config-linux/resources/memory/limit", |c| {
             limit(
                 c,
@@ -279,6 +284,40 @@ fn path_absent(c: &mut Ctx<'_>) -> R {
     )
 }
 
+fn limit_inside(c: &mut Ctx<'_>) -> R {
+    // The config mounts cgroupfs at /sys/fs/cgroup: the container sees its own cgroup there.
+    let file = if host::cgroup_v2_only() {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    };
+    let op = format!("read={file}");
+    let r = c.probe_with(&[&op], |cfg| {
+        cfg["linux"]["resources"]["memory"] = json!({"limit": 50331648})
+    })?;
+    let text = r["ops"][&op]["text"].as_str().map(|t| t.trim().to_string());
+    c.check(
+        &format!("{file} inside the container"),
+        Some("50331648"),
+        text,
+    )
+}
+
+fn cgroupfs_ro(c: &mut Ctx<'_>) -> R {
+    let file = if host::cgroup_v2_only() {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    };
+    let op = format!("openw={file}");
+    let r = c.probe_with(&[&op], |_| {})?;
+    c.check(
+        &format!("open {file} for writing inside (mount option ro): errno"),
+        libc::EROFS,
+        &r["ops"][&op]["errno"],
+    )
+}
+
 fn oom_disable(c: &mut Ctx<'_>) -> R {
     if host::cgroup_v2_only() {
         skip!("cgroup v2 has no OOM-killer switch");
@@ -324,7 +363,10 @@ fn rt_runtime(c: &mut Ctx<'_>) -> R {
         let parent = h.join(&c.env.cg_prefix);
         let _ = std::fs::create_dir(&parent);
         if let Err(e) = std::fs::write(parent.join("cpu.rt_runtime_us"), "10000") {
-            skip!("cannot give {} a real-time budget: {e} (host environment)", parent.display());
+            skip!(
+                "cannot give {} a real-time budget: {e} (host environment)",
+                parent.display()
+            );
         }
     }
     limit(
