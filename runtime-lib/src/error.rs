@@ -67,7 +67,7 @@ pub enum Error {
         op: String,
         /// The OS error.
         #[source]
-        source: io::Error,
+        source: OsError,
     },
     /// A file given by the caller (pid file, console socket, ...) could not be used.
     #[error("{op} {path}: {source}")]
@@ -78,16 +78,65 @@ pub enum Error {
         path: PathBuf,
         /// The OS error.
         #[source]
-        source: io::Error,
+        source: OsError,
     },
     /// The caller's process cannot run the operation (for example it has several threads).
     #[error("{0}")]
     Unsupported(String),
 }
 
+/// An OS error rendered the way runc (Go) renders it: the lowercase `strerror` text, without
+/// Rust's " (os error N)" suffix. podman and containerd match on this text ("no such file or
+/// directory", "permission denied").
+#[derive(Debug)]
+pub struct OsError(pub io::Error);
+
+impl OsError {
+    /// The errno, if this is an OS error.
+    pub fn errno(&self) -> Option<i32> {
+        self.0.raw_os_error()
+    }
+}
+
+impl std::fmt::Display for OsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.raw_os_error() {
+            Some(n) => f.write_str(&errno_text(n)),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for OsError {}
+
+impl From<io::Error> for OsError {
+    fn from(e: io::Error) -> Self {
+        OsError(e)
+    }
+}
+
+impl From<nix::Error> for OsError {
+    fn from(e: nix::Error) -> Self {
+        OsError(e.into())
+    }
+}
+
+/// `strerror(errno)` in lowercase, like Go's `syscall.Errno.Error()`.
+pub fn errno_text(errno: i32) -> String {
+    let desc = nix::errno::Errno::from_raw(errno).desc();
+    let mut c = desc.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => format!("errno {errno}"),
+    }
+}
+
 impl Error {
     /// Wrap an OS error with the call that failed.
-    pub(crate) fn sys(op: impl Into<String>, source: impl Into<io::Error>) -> Self {
-        Error::Sys { op: op.into(), source: source.into() }
+    pub(crate) fn sys(op: impl Into<String>, source: impl Into<OsError>) -> Self {
+        Error::Sys {
+            op: op.into(),
+            source: source.into(),
+        }
     }
 }

@@ -34,4 +34,4 @@ pub mod state;
 pub(crate) mod sys;
 
 pub use container::{Container, ContainerBuilder, Status};
-pub use error::{Error, Result};
+pub use error::{Error, OsError, Result};

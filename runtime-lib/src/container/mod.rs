@@ -9,7 +9,14 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use nix::unistd::Pid;
+
+use crate::cgroups;
+use crate::state::{validate_id, ProcInfo, StateDir, StateError, StateFile};
+use crate::{Error, Result};
+
+mod create;
+mod lifecycle;
 
 /// The default state root, as `--root` defaults to.
 pub const DEFAULT_STATE_ROOT: &str = "/run/husk";
@@ -166,74 +173,217 @@ impl ContainerBuilder {
     /// Any invalid config field (named), a missing rootfs, an invalid or duplicate id, or a
     /// failure while setting up the container. Nothing is left behind on error.
     pub fn create(self) -> Result<Container> {
-        unimplemented!()
+        create::create(self)
     }
 }
 
 /// A container in the state directory.
 #[derive(Debug)]
 pub struct Container {
-    _private: (),
+    dir: StateDir,
+    state: StateFile,
+    /// The container process is our child (created with `detached(false)`).
+    child: bool,
+    warnings: Vec<String>,
 }
 
 impl Container {
     /// Load container `id` from the state root.
     ///
     /// # Errors
-    /// [`crate::Error::NotFound`] ("container does not exist") or an unreadable state file.
+    /// [`Error::NotFound`] ("container does not exist") or an unreadable state file.
     pub fn load(root: impl AsRef<Path>, id: &str) -> Result<Container> {
-        let _ = (root.as_ref(), id);
-        unimplemented!()
+        validate_id(id).map_err(|reason| Error::InvalidId {
+            id: id.to_string(),
+            reason,
+        })?;
+        let dir = StateDir::new(root.as_ref(), id);
+        if !dir.exists() {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        let state = match dir.load() {
+            Ok(s) => s,
+            // A folder without state.json: a create that died before its first write.
+            Err(StateError::Io { source, .. }) if source.errno() == Some(libc::ENOENT) => {
+                StateFile::placeholder(id)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Container {
+            dir,
+            state,
+            child: false,
+            warnings: Vec::new(),
+        })
     }
+
     /// The container id.
     pub fn id(&self) -> &str {
-        unimplemented!()
+        &self.state.id
     }
+
+    /// Warnings collected while creating or starting (e.g. dropped capabilities, failed
+    /// poststart hooks), for the caller to log.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// The host pid of the container process, when it has not stopped.
     pub fn pid(&self) -> Option<i32> {
-        unimplemented!()
+        match self.status() {
+            Status::Stopped | Status::Creating => None,
+            _ => Some(self.state.pid),
+        }
     }
-    /// The status, derived from the real process (and cgroup freezer).
+
+    fn alive(&self) -> bool {
+        self.state.pid > 0 && ProcInfo::alive_as(self.state.pid, self.state.pid_start)
+    }
+
+    /// The status, derived from the real process: `stopped` once it has exited (a zombie
+    /// counts as exited), `created` while the exec fifo exists, else `running`.
     pub fn status(&self) -> Status {
-        unimplemented!()
+        if !self.state.created_done {
+            return Status::Creating;
+        }
+        if !self.alive() {
+            return Status::Stopped;
+        }
+        if self.dir.fifo().exists() {
+            return Status::Created;
+        }
+        if let Some(cg) = &self.state.cgroup {
+            if cgroups::from_config(cg).is_frozen().unwrap_or(false) {
+                return Status::Paused;
+            }
+        }
+        Status::Running
     }
+
     /// The `state` command's report.
     pub fn state(&self) -> StateReport {
-        unimplemented!()
+        let status = self.status();
+        StateReport {
+            oci_version: self.state.oci_version.clone(),
+            id: self.state.id.clone(),
+            pid: if matches!(status, Status::Stopped | Status::Creating) {
+                0
+            } else {
+                self.state.pid
+            },
+            status,
+            bundle: self.state.bundle.clone(),
+            rootfs: self.state.rootfs.clone(),
+            created: self.state.created.clone(),
+            owner: String::new(),
+            annotations: self.state.annotations.clone(),
+        }
     }
+
+    /// The state JSON handed to hooks.
+    fn hook_state(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.state()).unwrap_or_default()
+    }
+
     /// Start the user process of a `created` container.
     ///
     /// # Errors
-    /// [`crate::Error::WrongState`] when the container is not `created`.
+    /// [`Error::WrongState`] when the container is not `created`.
     pub fn start(&mut self) -> Result<()> {
-        unimplemented!()
+        let _lock = self.dir.lock()?;
+        match self.status() {
+            Status::Created => {}
+            Status::Stopped => return Err(self.wrong("cannot start a container that has stopped")),
+            Status::Creating => {
+                return Err(self.wrong("cannot start a container in the creating state"))
+            }
+            _ => return Err(self.wrong("cannot start an already running container")),
+        }
+        if let Err(e) = lifecycle::release_fifo(&self.dir, self.state.pid) {
+            return Err(
+                e.unwrap_or_else(|| self.wrong("cannot start a container that has stopped"))
+            );
+        }
+        let poststart = crate::hooks::of_kind(self.state.hooks.as_ref(), "poststart");
+        if !poststart.is_empty() {
+            // runtime-spec: a failing poststart hook is a warning; the lifecycle goes on.
+            if let Err(e) = crate::hooks::run("poststart", poststart, &self.hook_state()) {
+                self.warnings.push(e.to_string());
+            }
+        }
+        Ok(())
     }
+
+    fn wrong(&self, msg: &str) -> Error {
+        Error::WrongState {
+            id: self.state.id.clone(),
+            msg: msg.to_string(),
+        }
+    }
+
     /// Send `signal` to the container process, or with `all` to every process in its cgroup.
     ///
     /// # Errors
     /// "container not running" when it has stopped.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<()> {
-        let _ = (signal, all);
-        unimplemented!()
+        match self.status() {
+            Status::Stopped | Status::Creating => return Err(self.wrong("container not running")),
+            _ => {}
+        }
+        if all {
+            if let Some(cg) = &self.state.cgroup {
+                for pid in cgroups::from_config(cg).pids()? {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+                }
+                return Ok(());
+            }
+        }
+        lifecycle::signal(self.state.pid, self.state.pid_start, signal as i32).map_err(|e| match e
+            .raw_os_error()
+        {
+            Some(libc::ESRCH) => self.wrong("container not running"),
+            _ => Error::sys(format!("kill({}, {})", self.state.pid, signal.as_str()), e),
+        })
     }
-    /// Delete the container: its cgroup and state. Without `force`, only a `created` or
-    /// `stopped` container (a created one is killed first, as runc does); with `force`, a
-    /// running one is killed first.
+
+    /// Delete the container: its cgroup and state. A `created` (or half-created) container is
+    /// killed first, as runc does; a running one only with `force`.
     ///
     /// # Errors
     /// When the container is running and `force` is false, or cleanup fails.
     pub fn delete(self, force: bool) -> Result<()> {
-        let _ = force;
-        unimplemented!()
+        let _lock = self.dir.lock()?;
+        let status = self.status();
+        if matches!(status, Status::Running | Status::Paused) && !force {
+            return Err(self.wrong(&format!(
+                "cannot delete container {} that is not stopped: {status}",
+                self.state.id
+            )));
+        }
+        lifecycle::destroy(&self.dir, &self.state, self.child)?;
+        let poststop = crate::hooks::of_kind(self.state.hooks.as_ref(), "poststop");
+        if !poststop.is_empty() {
+            // runtime-spec: poststop failures are warnings; the container is gone regardless.
+            let _ = crate::hooks::run("poststop", poststop, &self.hook_state());
+        }
+        self.dir.remove()?;
+        Ok(())
     }
+
     /// Wait for the container process to exit. Only for a container created by this process
     /// with `detached(false)`.
     ///
     /// # Errors
     /// When this process is not the container's parent.
     pub fn wait(&self) -> Result<ExitStatus> {
-        unimplemented!()
+        if !self.child {
+            return Err(Error::Unsupported(
+                "wait: the container process is not a child of this process".into(),
+            ));
+        }
+        lifecycle::wait_child(self.state.pid)
     }
+
     /// The pty master, when created with `detached(false)`, a terminal and no console socket.
     pub fn take_console(&mut self) -> Option<OwnedFd> {
         None
@@ -245,6 +395,24 @@ impl Container {
 /// # Errors
 /// When the state root exists but cannot be read.
 pub fn list(root: impl AsRef<Path>) -> Result<Vec<Container>> {
-    let _ = root.as_ref();
-    unimplemented!()
+    let root = root.as_ref();
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(Error::Path {
+                op: "read",
+                path: root.to_path_buf(),
+                source: e.into(),
+            })
+        }
+    };
+    let mut out: Vec<Container> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|id| validate_id(id).is_ok())
+        .filter_map(|id| Container::load(root, &id).ok())
+        .collect();
+    out.sort_by(|a, b| a.id().cmp(b.id()));
+    Ok(out)
 }

@@ -1,11 +1,256 @@
-//! The container process: clone, the parent/child channel, the init stages, exec.
+//! The container process: `clone3`, the parent/child channel ([`sync`]), the init stages
+//! (`init`), and the parent's side of the conversation.
+//!
+//! Process shape (architecture.md): the runtime forks ONE child with every namespace it can
+//! create at once (`clone3`, `CLONE_INTO_CGROUP` on cgroup v2); a second fork happens only when
+//! a pid or time namespace takes effect for children (joined pid namespace, time namespace,
+//! or a joined user namespace). The second child is created with `CLONE_PARENT`, so the
+//! runtime stays the parent of init either way.
 
-/// An error that happened in the container process, carried back as data.
+mod init;
+pub(crate) mod sync;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::cgroups::Manager;
+use crate::namespaces::render_id_map;
+use crate::spec::Plan;
+use crate::sys::process::{clone3_fork, Forked};
+use crate::Error;
+use sync::{Channel, ToChild, ToParent};
+
+/// An error that happened in the container process during setup, carried back as data.
 #[derive(Debug, thiserror::Error)]
-#[error("{context}")]
+#[error("unable to start container process: {msg}")]
 pub struct InitError {
-    /// What failed.
-    pub context: String,
+    /// What failed, with the failing call and path.
+    pub msg: String,
     /// The errno, if any.
     pub errno: Option<i32>,
+}
+
+/// What the child needs; it reads it from its copy of the parent's memory.
+pub(crate) struct InitConfig<'a> {
+    pub plan: &'a Plan,
+    pub id: &'a str,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    /// `O_PATH` fd of the exec fifo.
+    pub fifo: &'a OwnedFd,
+    /// The connected console socket, when `process.terminal` is set.
+    pub console_socket: Option<&'a OwnedFd>,
+}
+
+/// A started init process, blocked on the exec fifo.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub pid: i32,
+}
+
+/// Kills and reaps the child(ren) if setup fails half-way.
+struct Reaper {
+    pids: Vec<i32>,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+    }
+}
+
+/// Fork the container process and drive its setup until it blocks on the exec fifo.
+/// `state_json(pid)` renders the state passed to createRuntime/prestart hooks.
+pub(crate) fn spawn(
+    cfg: &InitConfig<'_>,
+    cgroup: Option<&dyn Manager>,
+    state_json: &dyn Fn(i32) -> Vec<u8>,
+) -> Result<Spawned, Error> {
+    // clone3 runs no atfork handlers: another thread could hold the malloc lock forever in
+    // the child. Refuse rather than risk a deadlock (architecture.md, process model 1).
+    match crate::sys::process::thread_count() {
+        Ok(1) => {}
+        Ok(n) => {
+            return Err(Error::Unsupported(format!(
+            "husk must create containers from a single-threaded process (this one has {n} threads)"
+        )))
+        }
+        Err(e) => return Err(Error::sys("read /proc/self/stat", e)),
+    }
+    let shape = cfg.plan.namespaces.shape();
+    let (parent_end, child_end) = Channel::pair().map_err(|e| Error::sys("socketpair", e))?;
+    let cg_fd = match cgroup {
+        Some(m) => m.clone_into_fd()?,
+        None => None,
+    };
+    let (forked, into_cgroup) = clone3_fork(
+        shape.clone_flags.bits() as u64,
+        cg_fd.as_ref().map(|f| f.as_fd()),
+        false,
+    )
+    .map_err(|e| Error::sys(format!("clone3({:?})", shape.clone_flags), e))?;
+    let first = match forked {
+        Forked::Child => {
+            drop(parent_end);
+            init::child_main(cfg, child_end)
+        }
+        Forked::Parent { pid, .. } => pid,
+    };
+    drop(child_end);
+    drop(cg_fd);
+    let mut reaper = Reaper { pids: vec![first] };
+    if let (Some(m), false) = (cgroup, into_cgroup) {
+        m.add_process(first)?;
+    }
+    let linux = cfg.plan.spec.linux().as_ref();
+    let write_maps = |pid: i32| -> Result<(), Error> {
+        let uid = linux
+            .and_then(|l| l.uid_mappings().clone())
+            .unwrap_or_default();
+        let gid = linux
+            .and_then(|l| l.gid_mappings().clone())
+            .unwrap_or_default();
+        for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
+            let p = format!("/proc/{pid}/{file}");
+            std::fs::write(&p, render_id_map(&maps))
+                .map_err(|e| Error::sys(format!("write {p}"), e))?;
+        }
+        Ok(())
+    };
+    if shape
+        .clone_flags
+        .contains(nix::sched::CloneFlags::CLONE_NEWUSER)
+    {
+        write_maps(first)?;
+    }
+    let send = |m: ToChild| {
+        parent_end
+            .send_child(m)
+            .map_err(|e| Error::sys("send to init", e))
+    };
+    send(ToChild::Go)?;
+    let mut init_pid = first;
+    let hooks = cfg.plan.spec.hooks().as_ref();
+    loop {
+        let msg = parent_end
+            .recv_from_child()
+            .map_err(|e| Error::sys("read from init", e))?;
+        match msg {
+            Some(ToParent::NeedMaps) => {
+                write_maps(init_pid)?;
+                send(ToChild::MapsDone)?;
+            }
+            Some(ToParent::Init { pid }) => {
+                // The intermediate process exits right after sending this.
+                reaper.pids.push(pid);
+                let st =
+                    waitpid(Pid::from_raw(first), None).map_err(|e| Error::sys("waitpid", e))?;
+                reaper.pids.retain(|p| *p != first);
+                if !matches!(st, WaitStatus::Exited(_, 0)) {
+                    return Err(InitError {
+                        msg: format!("intermediate process: {st:?}"),
+                        errno: None,
+                    }
+                    .into());
+                }
+                init_pid = pid;
+            }
+            Some(ToParent::CreateRuntimeHooks) => {
+                let state = state_json(init_pid);
+                #[allow(deprecated)]
+                for kind in ["prestart", "createRuntime"] {
+                    crate::hooks::run(kind, crate::hooks::of_kind(hooks, kind), &state)?;
+                }
+                send(ToChild::HooksDone)?;
+            }
+            Some(ToParent::Ready) => break,
+            Some(ToParent::Error(e)) => {
+                return Err(InitError {
+                    msg: e.msg,
+                    errno: e.errno,
+                }
+                .into())
+            }
+            None => {
+                let st = waitpid(Pid::from_raw(init_pid), None);
+                reaper.pids.retain(|p| *p != init_pid);
+                return Err(InitError {
+                    msg: format!("container init exited unexpectedly ({st:?})"),
+                    errno: None,
+                }
+                .into());
+            }
+        }
+    }
+    reaper.pids.clear();
+    Ok(Spawned { pid: init_pid })
+}
+
+/// The `PATH` lookup of `exec.LookPath`, with Go's error wording (podman maps
+/// "executable file not found" and "no such file or directory" to exit code 127).
+pub(crate) fn look_path(name: &str, env: &[String]) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let is_exec = |p: &Path| match std::fs::metadata(p) {
+        Ok(m) => m.is_file() && m.permissions().mode() & 0o111 != 0,
+        Err(_) => false,
+    };
+    if name.contains('/') {
+        let p = Path::new(name);
+        return match std::fs::metadata(p) {
+            Err(e) => Err(format!(
+                "exec: {name:?}: stat {name}: {}",
+                crate::OsError(e)
+            )),
+            Ok(_) if is_exec(p) => Ok(p.to_path_buf()),
+            Ok(_) => Err(format!("exec: {name:?}: permission denied")),
+        };
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let cand = Path::new(dir).join(name);
+        if is_exec(&cand) {
+            return Ok(cand);
+        }
+    }
+    Err(format!(
+        "exec: {name:?}: executable file not found in $PATH"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_path_like_go() {
+        let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
+        assert!(look_path("sh", &env).unwrap().ends_with("sh"));
+        assert_eq!(
+            look_path("no-such-cmd-xyz", &env).unwrap_err(),
+            "exec: \"no-such-cmd-xyz\": executable file not found in $PATH"
+        );
+        assert_eq!(
+            look_path("/no/such", &env).unwrap_err(),
+            "exec: \"/no/such\": stat /no/such: no such file or directory"
+        );
+        let f = std::env::temp_dir().join(format!("husk-noexec-{}", std::process::id()));
+        std::fs::write(&f, "not a program").unwrap();
+        let e = look_path(f.to_str().unwrap(), &env).unwrap_err();
+        std::fs::remove_file(&f).unwrap();
+        assert!(e.ends_with("permission denied"), "{e}");
+        assert!(look_path("sh", &[]).is_err(), "no PATH, no lookup");
+    }
 }

@@ -1,0 +1,200 @@
+//! `create`: validate, claim the id, make the cgroup and the exec fifo, fork init, record the
+//! state. Every failure undoes what was made, in reverse order.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::SystemTime;
+
+use nix::sys::stat::Mode;
+
+use super::{Container, ContainerBuilder};
+use crate::cgroups::{self, Manager};
+use crate::namespaces::map_id;
+use crate::process::{self, InitConfig};
+use crate::state::{rfc3339, validate_id, write_atomic, ProcInfo, StateDir, StateFile};
+use crate::{spec, Error, Result};
+
+/// Undo on drop: kill init, remove the cgroup and the state folder.
+struct Undo<'a> {
+    dir: &'a StateDir,
+    cgroup: Option<Box<dyn Manager>>,
+    pid: Option<i32>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.destroy();
+        }
+        let _ = self.dir.remove();
+    }
+}
+
+pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
+    validate_id(&b.id).map_err(|reason| Error::InvalidId {
+        id: b.id.clone(),
+        reason,
+    })?;
+    if b.systemd_cgroup {
+        return Err(Error::Unsupported(
+            "--systemd-cgroup: the systemd cgroup driver is not supported yet".into(),
+        ));
+    }
+    let dir = StateDir::new(&b.root, &b.id);
+    if dir.exists() {
+        return Err(Error::AlreadyExists(b.id.clone()));
+    }
+    let plan = spec::load(&b.bundle)?;
+    let process = plan.spec.process().as_ref().expect("validated");
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && b.console_socket.is_none() {
+        return Err(Error::Unsupported(
+            "cannot allocate tty if husk will detach without setting console socket".into(),
+        ));
+    }
+    if !terminal && b.console_socket.is_some() {
+        return Err(Error::Unsupported(
+            "cannot use console socket if husk will not detach or allocate tty".into(),
+        ));
+    }
+    let console_socket: Option<OwnedFd> = match &b.console_socket {
+        Some(p) => Some(
+            std::os::unix::net::UnixStream::connect(p)
+                .map_err(|e| Error::Path {
+                    op: "connect",
+                    path: p.clone(),
+                    source: e.into(),
+                })?
+                .into(),
+        ),
+        None => None,
+    };
+    let linux = plan.spec.linux().as_ref();
+    let cgroups_path = linux
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let manager = cgroups::new_manager(cgroups_path.as_deref(), &b.id, false)?;
+    // Always applied, even without `linux.resources`: it installs the device allow-list
+    // (deny all, then runc's default devices).
+    let resources = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let mut warnings = plan.warnings.clone();
+    warnings.extend(manager.check_resources(&resources)?);
+
+    if !dir.create()? {
+        return Err(Error::AlreadyExists(b.id.clone()));
+    }
+    let mut undo = Undo {
+        dir: &dir,
+        cgroup: None,
+        pid: None,
+        armed: true,
+    };
+    let _lock = dir.lock()?;
+    let mut state = StateFile {
+        id: b.id.clone(),
+        oci_version: plan.spec.version().clone(),
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        pid: 0,
+        pid_start: 0,
+        created: rfc3339(SystemTime::now()),
+        created_done: false,
+        owner_uid: nix::unistd::geteuid().as_raw(),
+        cgroup: Some(manager.config()),
+        annotations: plan.spec.annotations().clone().unwrap_or_default(),
+        hooks: plan.spec.hooks().clone(),
+    };
+    dir.save(&state)?;
+
+    manager.create()?;
+    undo.cgroup = Some(cgroups::from_config(&manager.config()));
+    manager.apply_resources(&resources)?;
+
+    let fifo_path = dir.fifo();
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .map_err(|e| Error::sys(format!("mkfifo {}", fifo_path.display()), e))?;
+    // Owned by the container's root, as runc does: init opens it from inside a user namespace
+    // where host root's files are "nobody" (and the umask took the write bits).
+    let uid_maps = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid_maps = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
+    let (uid, gid) = (
+        map_id(&uid_maps, 0).unwrap_or(0),
+        map_id(&gid_maps, 0).unwrap_or(0),
+    );
+    nix::unistd::chown(&fifo_path, Some(uid.into()), Some(gid.into()))
+        .map_err(|e| Error::sys(format!("chown {}", fifo_path.display()), e))?;
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .map_err(|e| Error::sys(format!("chmod {}", fifo_path.display()), e))?;
+    let fifo: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(&fifo_path)
+        .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?
+        .into();
+
+    let cfg = InitConfig {
+        plan: &plan,
+        id: &b.id,
+        no_pivot: b.no_pivot,
+        no_new_keyring: b.no_new_keyring,
+        preserve_fds: b.preserve_fds,
+        fifo: &fifo,
+        console_socket: console_socket.as_ref(),
+    };
+    let state_for_hooks = |pid: i32| {
+        serde_json::to_vec(&serde_json::json!({
+            "ociVersion": plan.spec.version(),
+            "id": b.id,
+            "status": "creating",
+            "pid": pid,
+            "bundle": plan.bundle,
+            "annotations": plan.spec.annotations().clone().unwrap_or_default(),
+        }))
+        .unwrap_or_default()
+    };
+    let spawned = process::spawn(&cfg, Some(manager.as_ref()), &state_for_hooks)?;
+    undo.pid = Some(spawned.pid);
+    drop(fifo);
+
+    if let Some(pf) = &b.pid_file {
+        // Absolute, atomically, no trailing newline: containerd parses it without trimming.
+        let pf = if pf.is_absolute() {
+            pf.clone()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(pf)
+        };
+        write_atomic(&pf, spawned.pid.to_string().as_bytes(), 0o644)?;
+    }
+    state.pid = spawned.pid;
+    state.pid_start = ProcInfo::read(spawned.pid).map(|p| p.start).unwrap_or(0);
+    state.created_done = true;
+    dir.save(&state)?;
+    undo.armed = false;
+    drop(undo);
+    Ok(Container {
+        dir,
+        state,
+        child: !b.detached,
+        warnings: plan.warnings,
+    })
+}

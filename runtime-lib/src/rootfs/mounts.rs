@@ -1,0 +1,371 @@
+//! Mounting `mounts[]` entries into the root filesystem, each onto a descriptor the resolver
+//! opened (security.md S3).
+//!
+//! The target of every `mount(2)` is `/proc/self/fd/N` for a descriptor from [`Root`]: the
+//! kernel follows that magic link to exactly the object the resolver found, so a symlink
+//! swapped into the path after resolution cannot redirect the mount (CVE-2021-30465). The
+//! `/proc` used is the one of the mount namespace before `pivot_root` (the host's, which the
+//! container cannot touch) or, in [`super::finalize`], the container's freshly mounted one.
+//!
+//! A mount does not change the descriptor it was made on (it still names the covered
+//! directory), so follow-up operations on the new mount (remount read-only, propagation)
+//! resolve the destination again and check that they found the new mount.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::MsFlags;
+use nix::sys::stat::{fstat, FileStat, SFlag};
+use nix::sys::statfs::{fstatfs, PROC_SUPER_MAGIC, TMPFS_MAGIC};
+use nix::sys::statvfs::{fstatvfs, FsFlags};
+use oci_spec::runtime::Mount;
+
+use super::options::{render_flags, MountKind, MountOptions};
+use super::resolver::{sys_err, Root};
+use super::validate::{check_proc_destination, clean_in_root};
+use super::{cgroup, copy, RootfsError, RootfsOptions};
+
+/// The `/proc/self/fd/N` path of a descriptor.
+pub(crate) fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+fn quoted(s: Option<&str>) -> String {
+    s.map_or_else(|| "NULL".to_string(), |s| format!("{s:?}"))
+}
+
+/// `mount(source, <target fd>, fstype, flags, data)`; errors render the call like strace with
+/// the container path `shown` in place of `/proc/self/fd/N`.
+pub(crate) fn mount_at(
+    source: Option<&Path>,
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), RootfsError> {
+    mount_shown(
+        source,
+        source.map(|s| s.to_string_lossy().into_owned()),
+        target,
+        shown,
+        fstype,
+        flags,
+        data,
+    )
+}
+
+/// [`mount_at`] with the source shown differently than passed (a `/proc/self/fd/N` source).
+pub(crate) fn mount_shown(
+    source: Option<&Path>,
+    source_shown: Option<String>,
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), RootfsError> {
+    nix::mount::mount(source, &fd_path(target), fstype, flags, data).map_err(|e| {
+        sys_err(
+            format!(
+                "mount({}, {:?}, {}, {}, {})",
+                quoted(source_shown.as_deref()),
+                shown,
+                quoted(fstype),
+                render_flags(flags),
+                quoted(data)
+            ),
+            e,
+        )
+    })
+}
+
+/// The per-mount flags a mount already has that an unprivileged (user namespace) remount
+/// must keep: the kernel locks them and refuses a remount that would drop them.
+pub(crate) fn locked_flags(fd: BorrowedFd<'_>) -> MsFlags {
+    let Ok(st) = fstatvfs(fd) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (s, m) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(s) {
+            out |= m;
+        }
+    }
+    // (Strict atime has no bit; a remount without atime flags keeps the current atime mode.)
+    out
+}
+
+/// Change the per-mount flags of the mount at `target` (`MS_REMOUNT` is added). In a user
+/// namespace a remount that drops a locked flag fails with EPERM: retry keeping them, as runc.
+pub(crate) fn remount(
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    flags: MsFlags,
+) -> Result<(), RootfsError> {
+    let flags = flags | MsFlags::MS_REMOUNT;
+    match mount_at(None, target, shown, None, flags, None) {
+        Err(e) if e.errno() == Some(libc::EPERM) => {
+            let locked = locked_flags(target);
+            if flags.contains(locked) {
+                return Err(e);
+            }
+            mount_at(None, target, shown, None, flags | locked, None)
+        }
+        r => r,
+    }
+}
+
+/// Apply propagation changes (`MS_PRIVATE|MS_REC`, ...) in order to the mount at `target`.
+pub(crate) fn propagate(
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    list: &[MsFlags],
+) -> Result<(), RootfsError> {
+    for &p in list {
+        mount_at(None, target, shown, None, p, None)?;
+    }
+    Ok(())
+}
+
+/// State shared by the mounts of one [`super::setup`].
+pub(crate) struct Ctx<'a> {
+    pub root: &'a Root,
+    pub opts: &'a RootfsOptions<'a>,
+    /// Canonical host path of the rootfs.
+    pub rootfs: &'a Path,
+}
+
+impl Ctx<'_> {
+    /// Where the resolver really went, as a container path (`/proc/sys` for a symlink
+    /// `/foo` -> `/proc/sys`), for the checks that must look at the resolved target.
+    pub(crate) fn resolved(
+        &self,
+        fd: BorrowedFd<'_>,
+        shown: &Path,
+    ) -> Result<PathBuf, RootfsError> {
+        let link = nix::fcntl::readlink(&fd_path(fd))
+            .map_err(|e| sys_err(format!("readlink({:?})", fd_path(fd)), e))?;
+        let link = PathBuf::from(link);
+        match link.strip_prefix(self.rootfs) {
+            Ok(rel) => Ok(Path::new("/").join(rel)),
+            Err(_) => Err(RootfsError::Unsafe(format!(
+                "mount destination {shown:?} resolved to {link:?}, outside the root {:?}",
+                self.rootfs
+            ))),
+        }
+    }
+
+    /// The new mount at `dest`, resolved again after mounting (see the module comment).
+    fn reopen(&self, dest: &Path) -> Result<OwnedFd, RootfsError> {
+        self.root.open_path(dest, OFlag::O_PATH)
+    }
+}
+
+fn same_file(a: &FileStat, b: &FileStat) -> bool {
+    (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+}
+
+/// Mount one `mounts[]` entry.
+pub(crate) fn mount_entry(ctx: &Ctx<'_>, m: &Mount, o: &MountOptions) -> Result<(), RootfsError> {
+    let dest = clean_in_root(m.destination());
+    match &o.kind {
+        MountKind::Bind => {
+            let src = m.source().clone().unwrap_or_default();
+            let src = if src.is_relative() {
+                ctx.opts.bundle.join(src)
+            } else {
+                src
+            };
+            mount_bind(ctx, &src, &dest, o)
+        }
+        MountKind::Tmpfs => mount_tmpfs(ctx, m, &dest, o),
+        MountKind::Cgroup => cgroup::mount_cgroup(ctx, &dest, o),
+        MountKind::Sysfs => match mount_fs(ctx, m, &dest, o) {
+            // Without its own network namespace a user namespace may not mount sysfs: bind
+            // the host's, as runc does.
+            Err(e) if e.errno() == Some(libc::EPERM) && ctx.opts.new_userns => {
+                let mut b = o.clone();
+                b.kind = MountKind::Bind;
+                b.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
+                b.data.clear();
+                mount_bind(ctx, Path::new("/sys"), &dest, &b)
+            }
+            r => r,
+        },
+        _ => mount_fs(ctx, m, &dest, o),
+    }
+}
+
+/// A new filesystem instance (proc, sysfs, devpts, mqueue, cgroup2, overlay, ...).
+pub(crate) fn mount_fs(
+    ctx: &Ctx<'_>,
+    m: &Mount,
+    dest: &Path,
+    o: &MountOptions,
+) -> Result<(), RootfsError> {
+    let fstype = m.typ().clone().unwrap_or_default();
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from(&fstype));
+    let target = ctx.root.mkdir_all(dest, 0o755)?;
+    let resolved = ctx.resolved(target.as_fd(), dest)?;
+    check_proc_destination(&resolved, &o.kind).map_err(RootfsError::Unsafe)?;
+    let data = o.data_string();
+    mount_at(
+        Some(&source),
+        target.as_fd(),
+        dest,
+        Some(&fstype),
+        o.flags,
+        data.as_deref(),
+    )?;
+    if !o.propagation.is_empty() {
+        propagate(ctx.reopen(dest)?.as_fd(), dest, &o.propagation)?;
+    }
+    Ok(())
+}
+
+/// A bind mount of the host path `source` (trusted: it comes from the config) at `dest`.
+pub(crate) fn mount_bind(
+    ctx: &Ctx<'_>,
+    source: &Path,
+    dest: &Path,
+    o: &MountOptions,
+) -> Result<(), RootfsError> {
+    // The source is a host path from the trusted config, but it may sit in a volume another
+    // container can change: open it once, and check and mount that very object.
+    let src = nix::fcntl::open(
+        source,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys_err(format!("open({source:?}, O_PATH|O_CLOEXEC)"), e))?;
+    let st = fstat(src.as_fd()).map_err(|e| sys_err(format!("fstat({source:?})"), e))?;
+    let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+    let target = if is_dir {
+        ctx.root.mkdir_all(dest, 0o755)?
+    } else {
+        ctx.root.create_file(dest, 0o755)?
+    };
+    let resolved = ctx.resolved(target.as_fd(), dest)?;
+    check_proc_destination(&resolved, &o.kind).map_err(RootfsError::Unsafe)?;
+    if resolved == Path::new("/proc") {
+        // Only a procfs may cover /proc (runc's checkProcMount).
+        let fs = fstatfs(src.as_fd()).map_err(|e| sys_err(format!("fstatfs({source:?})"), e))?;
+        if fs.filesystem_type() != PROC_SUPER_MAGIC {
+            return Err(RootfsError::Unsafe(format!(
+                "{source:?} cannot be mounted on /proc because it is not of type proc"
+            )));
+        }
+    }
+    let shown = Some(source.to_string_lossy().into_owned());
+    let src_path = fd_path(src.as_fd());
+    mount_shown(
+        Some(&src_path),
+        shown,
+        target.as_fd(),
+        dest,
+        None,
+        o.flags,
+        None,
+    )?;
+    let top = ctx.reopen(dest)?;
+    let top_st = fstat(top.as_fd()).map_err(|e| sys_err(format!("fstat({dest:?})"), e))?;
+    if !same_file(&top_st, &st) {
+        return Err(RootfsError::Unsafe(format!(
+            "{dest:?} changed while {source:?} was bind-mounted on it"
+        )));
+    }
+    // A bind mount ignores every flag but MS_REC: the others need a remount (runc does the
+    // same, and only when there is something to change).
+    let extra = o.flags - (MsFlags::MS_REC | MsFlags::MS_REMOUNT | MsFlags::MS_BIND);
+    if !extra.is_empty() {
+        remount(top.as_fd(), dest, o.flags)?;
+    }
+    propagate(top.as_fd(), dest, &o.propagation)?;
+    if o.attr_set | o.attr_clr != 0 {
+        crate::sys::mount::mount_setattr(top.as_fd(), true, o.attr_set, o.attr_clr, 0).map_err(|e| {
+            sys_err(
+                format!(
+                    "mount_setattr({dest:?}, \"\", AT_EMPTY_PATH|AT_RECURSIVE, {{attr_set={:#x}, attr_clr={:#x}}})",
+                    o.attr_set, o.attr_clr
+                ),
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// tmpfs, with `tmpcopyup`, and runc's habit of giving the new tmpfs the mode of the
+/// directory it covers (unless `mode=` says otherwise).
+fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path, o: &MountOptions) -> Result<(), RootfsError> {
+    let existing = match ctx.root.try_open(dest, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+        Ok(fd) => Some(fstat(fd.as_fd()).map_err(|e| sys_err(format!("fstat({dest:?})"), e))?),
+        Err(Errno::ENOENT) => None,
+        Err(e) => {
+            return Err(sys_err(
+                format!("openat2(<root>, {dest:?}, O_PATH|O_DIRECTORY)"),
+                e,
+            ))
+        }
+    };
+    let target = ctx.root.mkdir_all(dest, 0o755)?;
+    let resolved = ctx.resolved(target.as_fd(), dest)?;
+    check_proc_destination(&resolved, &o.kind).map_err(RootfsError::Unsafe)?;
+    // The content to copy up, read through a descriptor opened before the tmpfs covers it.
+    let lower = if o.tmpcopyup {
+        Some(
+            ctx.root
+                .open_path(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?,
+        )
+    } else {
+        None
+    };
+    let source = m.source().clone().unwrap_or_else(|| PathBuf::from("tmpfs"));
+    let data = o.data_string();
+    // Mounted writable first: /dev gets device nodes and the mode is set below; read-only
+    // comes after (for /dev in finalize), like runc.
+    let flags = o.flags - MsFlags::MS_RDONLY;
+    mount_at(
+        Some(&source),
+        target.as_fd(),
+        dest,
+        Some("tmpfs"),
+        flags,
+        data.as_deref(),
+    )?;
+    let top = ctx
+        .root
+        .open_path(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+    let fs = fstatfs(top.as_fd()).map_err(|e| sys_err(format!("fstatfs({dest:?})"), e))?;
+    if fs.filesystem_type() != TMPFS_MAGIC {
+        return Err(RootfsError::Unsafe(format!(
+            "{dest:?} is not the tmpfs just mounted on it"
+        )));
+    }
+    if let Some(lower) = lower {
+        copy::copy_tree(lower.as_fd(), top.as_fd(), dest)?;
+    }
+    if let Some(st) = existing {
+        if !o.data.iter().any(|d| d.starts_with("mode=")) {
+            let mode = nix::sys::stat::Mode::from_bits_truncate(st.st_mode & 0o7777);
+            nix::sys::stat::fchmod(top.as_fd(), mode)
+                .map_err(|e| sys_err(format!("fchmod({dest:?}, {:#o})", st.st_mode & 0o7777), e))?;
+        }
+    }
+    propagate(top.as_fd(), dest, &o.propagation)?;
+    if o.flags.contains(MsFlags::MS_RDONLY) && dest != Path::new("/dev") {
+        remount(top.as_fd(), dest, o.flags | MsFlags::MS_BIND)?;
+    }
+    Ok(())
+}
