@@ -85,6 +85,7 @@ struct CaseResult {
     millis: u64,
     evidence: Vec<ctx::Evidence>,
     commands: Vec<proc::CmdOut>,
+    containers: Vec<ctx::ContainerOutput>,
 }
 
 #[derive(Serialize)]
@@ -335,6 +336,7 @@ fn run_case(env: &Env, n: usize, case: &cases::Case) -> CaseResult {
                 millis: 0,
                 evidence: vec![],
                 commands: vec![],
+                containers: vec![],
             }
         }
     };
@@ -371,6 +373,7 @@ fn run_case(env: &Env, n: usize, case: &cases::Case) -> CaseResult {
         millis: started.elapsed().as_millis() as u64,
         evidence: std::mem::take(&mut ctx.evidence),
         commands: std::mem::take(&mut ctx.commands),
+        containers: std::mem::take(&mut ctx.containers),
     }
 }
 
