@@ -8,7 +8,7 @@
 //! `N passed, M failed, K skipped`.
 
 use std::fs;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -390,6 +390,72 @@ fn hooks_run_in_order_with_state() -> R {
     }
 }
 
+fn seccomp_notify_fd_reaches_the_listener() -> R {
+    let env = Env::new("notify");
+    let sock = env.dir.join("agent.sock");
+    let out = env.dir.join("agent.out");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(|e| e.to_string())?;
+    // The agent is this test binary in another process (this one must stay single-threaded).
+    let mut agent = Command::new(std::env::current_exe().unwrap())
+        .arg("--agent")
+        .arg(&out)
+        .stdin(std::process::Stdio::from(OwnedFd::from(listener)))
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let b = env.bundle("b", &["true"], |s| {
+        s["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "listenerMetadata": "meta-1",
+            "syscalls": [{"names": ["acct"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let st = env.run("n", &b);
+    let agent_st = agent.wait().map_err(|e| e.to_string())?;
+    check(st? == ExitStatus::Code(0), "container failed")?;
+    check(agent_st.success(), format!("agent: {agent_st}"))?;
+    let got: Value = serde_json::from_str(&read(&out)?).map_err(|e| e.to_string())?;
+    check(got["fds"] == json!(["seccompFd"]), format!("state: {got}"))?;
+    check(
+        got["metadata"] == "meta-1" && got["state"]["id"] == "n",
+        format!("state: {got}"),
+    )?;
+    check(
+        got["fd_target"] == "anon_inode:seccomp notify",
+        format!("fd: {got}"),
+    )
+}
+
+/// The seccomp agent: accept one connection on the listening socket at fd 0, receive the
+/// state and the fd, and record both in `out`.
+fn agent(out: &Path) {
+    use nix::sys::socket::{accept, recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    let conn = accept(std::io::stdin().as_fd()).expect("accept");
+    let mut buf = vec![0u8; 65536];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<UnixAddr>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .expect("recvmsg");
+    let mut target = String::new();
+    for c in msg.cmsgs().expect("cmsgs") {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            target = fs::read_link(format!("/proc/self/fd/{}", fds[0]))
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    let n = msg.bytes;
+    let mut v: Value = serde_json::from_slice(&buf[..n]).expect("json");
+    v["fd_target"] = json!(target);
+    fs::write(out, v.to_string()).expect("write");
+}
+
 fn main() {
     if !nix::unistd::geteuid().is_root() {
         if std::env::var_os("HUSK_TEST_NO_SKIP").is_some_and(|v| v == "1") {
@@ -400,9 +466,18 @@ fn main() {
         println!("0 passed, 0 failed, 1 skipped");
         return;
     }
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--agent") {
+        agent(Path::new(&args[2]));
+        return;
+    }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     type Case = (&'static str, fn() -> R);
-    let cases: [Case; 8] = [
+    let cases: [Case; 9] = [
+        (
+            "seccomp_notify_fd_reaches_the_listener",
+            seccomp_notify_fd_reaches_the_listener,
+        ),
         (
             "hooks_run_in_order_with_state",
             hooks_run_in_order_with_state,

@@ -21,12 +21,13 @@ use crate::{Error, Result};
 /// with init's pidfd so `start` cannot hang on a dead container.
 pub(super) fn release_fifo(dir: &StateDir, pid: i32) -> std::result::Result<(), Option<Error>> {
     let path = dir.fifo();
+    // The pidfd first: opening the fifo releases init, which may exit (and be reaped) at once.
+    let pidfd = pidfd_open(pid).map_err(|_| None)?;
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(&path)
         .map_err(|e| Some(Error::sys(format!("open {}", path.display()), e)))?;
-    let pidfd = pidfd_open(pid).map_err(|_| None)?;
     loop {
         let mut fds = [
             PollFd::new(f.as_fd(), PollFlags::POLLIN),

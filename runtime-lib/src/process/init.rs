@@ -205,7 +205,7 @@ fn init(
     // it (runc does the same); with no_new_privs it is loaded last, right before execve.
     if !nnp {
         if let Some(prog) = &plan.seccomp {
-            prog.load().map_err(|e| fail(e.to_string(), None))?;
+            load_seccomp(prog, ch)?;
         }
     }
     let sets = CapSets::from_spec(process.capabilities().as_ref());
@@ -248,6 +248,13 @@ fn init(
     }
     crate::sys::process::cloexec_from(3 + cfg.preserve_fds)
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
+    // A notify listener must reach the parent before create returns (runc does the same):
+    // then the filter is loaded here, before Ready, instead of right before execve.
+    let notify = plan.seccomp.as_ref().filter(|p| nnp && p.uses_notify());
+    if let Some(prog) = notify {
+        security::set_no_new_privs().map_err(|e| fail(e.to_string(), e.source.errno()))?;
+        load_seccomp(prog, ch)?;
+    }
     ch.send_parent(&ToParent::Ready)
         .map_err(|e| sys_err("sync: send", e))?;
     ready.set(true);
@@ -275,8 +282,8 @@ fn init(
     }
     if nnp {
         security::set_no_new_privs().map_err(|e| fail(e.to_string(), e.source.errno()))?;
-        if let Some(prog) = &plan.seccomp {
-            prog.load().map_err(|e| fail(e.to_string(), None))?;
+        if let Some(prog) = plan.seccomp.as_ref().filter(|_| notify.is_none()) {
+            load_seccomp(prog, ch)?;
         }
     }
     let c = |s: &str| CString::new(s).map_err(|_| fail(format!("{s:?} contains a NUL byte"), None));
@@ -428,5 +435,24 @@ fn run_create_hooks(
             .map_err(|e| fail(e.to_string(), None))?;
     }
 
+    Ok(())
+}
+
+/// Load the filter; with `SCMP_ACT_NOTIFY`, pass the listener fd to the parent and wait until
+/// it reached the agent.
+fn load_seccomp(
+    prog: &crate::security::seccomp::SeccompProgram,
+    ch: &Channel,
+) -> Result<(), ErrorData> {
+    use crate::security::seccomp::SeccompError;
+    let fd = prog.load().map_err(|e| match &e {
+        SeccompError::Sys { source, .. } => fail(e.to_string(), source.raw_os_error()),
+        _ => fail(e.to_string(), None),
+    })?;
+    if let Some(fd) = fd {
+        ch.send_parent_fd(&ToParent::SeccompFd, fd.as_fd())
+            .map_err(|e| sys_err("sync: send seccomp fd", e))?;
+        expect(ch, ToChild::SeccompDone)?;
+    }
     Ok(())
 }

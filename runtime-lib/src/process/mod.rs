@@ -140,9 +140,13 @@ pub(crate) fn spawn(
     let mut init_pid = first;
     let hooks = cfg.plan.spec.hooks().as_ref();
     loop {
-        let msg = parent_end
-            .recv_from_child()
-            .map_err(|e| Error::sys("read from init", e))?;
+        let (msg, fd) = match parent_end
+            .recv_from_child_fd()
+            .map_err(|e| Error::sys("read from init", e))?
+        {
+            Some((m, fd)) => (Some(m), fd),
+            None => (None, None),
+        };
         match msg {
             Some(ToParent::NeedMaps) => {
                 write_maps(init_pid)?;
@@ -171,6 +175,14 @@ pub(crate) fn spawn(
                 }
                 send(ToChild::HooksDone)?;
             }
+            Some(ToParent::SeccompFd) => {
+                let fd = fd.ok_or_else(|| InitError {
+                    msg: "seccomp notify fd missing".into(),
+                    errno: None,
+                })?;
+                send_to_agent(cfg, init_pid, fd)?;
+                send(ToChild::SeccompDone)?;
+            }
             Some(ToParent::Ready) => break,
             Some(ToParent::Error(e)) => {
                 return Err(InitError {
@@ -192,6 +204,32 @@ pub(crate) fn spawn(
     }
     reaper.pids.clear();
     Ok(Spawned { pid: init_pid })
+}
+
+/// Hand the seccomp notify fd to the agent at `linux.seccomp.listenerPath`, with runc's
+/// `ContainerProcessState` (status `creating`).
+fn send_to_agent(cfg: &InitConfig<'_>, pid: i32, fd: OwnedFd) -> Result<(), Error> {
+    use crate::security::seccomp;
+    let spec = &cfg.plan.spec;
+    let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
+        return Err(InitError {
+            msg: "seccomp notify without linux.seccomp.listenerPath".into(),
+            errno: None,
+        }
+        .into());
+    };
+    let mut state = oci_spec::runtime::State::default();
+    state.set_version(spec.version().clone());
+    state.set_id(cfg.id.to_string());
+    state.set_status(oci_spec::runtime::ContainerState::Creating);
+    state.set_pid(Some(pid));
+    state.set_bundle(cfg.plan.bundle.clone());
+    state.set_annotations(spec.annotations().clone());
+    let meta = sc.and_then(|s| s.listener_metadata().as_deref());
+    let json = seccomp::process_state(&state, pid, meta);
+    seccomp::send_to_listener(path, &json, fd.as_fd())?;
+    Ok(())
 }
 
 /// The `PATH` lookup of `exec.LookPath`, with Go's error wording (podman maps

@@ -9,7 +9,9 @@
 //! | 4 | child → parent | `Init { pid }` | a second fork made the real init (a sibling, `CLONE_PARENT`); the intermediate exits |
 //! | 5 | child → parent | `CreateRuntimeHooks` | namespaces exist, before mounts; parent runs prestart + createRuntime hooks |
 //! | 6 | parent → child | `HooksDone` | answer to `CreateRuntimeHooks` |
-//! | 7 | child → parent | `Ready` | setup done; init now blocks on the exec fifo |
+//! | 7 | child → parent | `SeccompFd` + SCM_RIGHTS | the profile uses `SCMP_ACT_NOTIFY`: the listener fd, for the parent to send to `listenerPath` |
+//! | 8 | parent → child | `SeccompDone` | the agent has the fd |
+//! | 9 | child → parent | `Ready` | setup done; init now blocks on the exec fifo |
 //! | * | child → parent | `Error(..)` | any failure; the child exits right after |
 //!
 //! Errors cross as data (stage, errno, message), never as flattened strings, so the parent can
@@ -26,6 +28,7 @@ pub(crate) enum ToChild {
     Go,
     MapsDone,
     HooksDone,
+    SeccompDone,
 }
 
 /// A message from the child to the parent.
@@ -34,6 +37,7 @@ pub(crate) enum ToParent {
     NeedMaps,
     Init { pid: i32 },
     CreateRuntimeHooks,
+    SeccompFd,
     Ready,
     Error(ErrorData),
 }
@@ -92,6 +96,67 @@ impl Channel {
             .map_err(std::io::Error::other)
     }
 
+    /// Send `m` with `fd` attached (SCM_RIGHTS).
+    pub(crate) fn send_parent_fd(
+        &self,
+        m: &ToParent,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> std::io::Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, UnixAddr};
+        let data = serde_json::to_vec(m).map_err(std::io::Error::other)?;
+        let fds = [fd.as_raw_fd()];
+        let iov = [std::io::IoSlice::new(&data)];
+        sendmsg::<UnixAddr>(
+            self.0.as_raw_fd(),
+            &iov,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// Receive one message and the fd attached to it, if any.
+    pub(crate) fn recv_from_child_fd(
+        &self,
+    ) -> std::io::Result<Option<(ToParent, Option<OwnedFd>)>> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, UnixAddr};
+        let mut buf = vec![0u8; MAX];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            match recvmsg::<UnixAddr>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::Error::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(msg) => {
+                    let mut fd = None;
+                    for c in msg.cmsgs()? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for raw in fds {
+                                // Received with MSG_CMSG_CLOEXEC; each is a new fd we own.
+                                let owned = crate::sys::process::own_received_fd(raw);
+                                if fd.is_none() {
+                                    fd = Some(owned);
+                                }
+                            }
+                        }
+                    }
+                    break (msg.bytes, fd);
+                }
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let m = serde_json::from_slice(&buf[..n]).map_err(std::io::Error::other)?;
+        Ok(Some((m, fd)))
+    }
+
     pub(crate) fn send_child(&self, m: ToChild) -> std::io::Result<()> {
         self.send_json(&m)
     }
@@ -101,10 +166,6 @@ impl Channel {
     }
 
     pub(crate) fn recv_from_parent(&self) -> std::io::Result<Option<ToChild>> {
-        self.recv_json()
-    }
-
-    pub(crate) fn recv_from_child(&self) -> std::io::Result<Option<ToParent>> {
         self.recv_json()
     }
 }
@@ -122,17 +183,25 @@ mod tests {
             errno: Some(2),
         }))
         .unwrap();
+        let (m, fd) = b.recv_from_child_fd().unwrap().unwrap();
+        assert_eq!((m, fd.is_none()), (ToParent::Init { pid: 7 }, true));
+        let (m, _) = b.recv_from_child_fd().unwrap().unwrap();
         assert_eq!(
-            b.recv_from_child().unwrap(),
-            Some(ToParent::Init { pid: 7 })
-        );
-        assert_eq!(
-            b.recv_from_child().unwrap(),
-            Some(ToParent::Error(ErrorData {
+            m,
+            ToParent::Error(ErrorData {
                 msg: "boom".into(),
                 errno: Some(2)
-            }))
+            })
         );
+        // An fd crosses with its message.
+        let f = std::fs::File::open("/proc/self/stat").unwrap();
+        a.send_parent_fd(&ToParent::SeccompFd, std::os::fd::AsFd::as_fd(&f))
+            .unwrap();
+        let (m, fd) = b.recv_from_child_fd().unwrap().unwrap();
+        assert_eq!(m, ToParent::SeccompFd);
+        let got = nix::sys::stat::fstat(fd.as_ref().unwrap()).unwrap();
+        let want = nix::sys::stat::fstat(&f).unwrap();
+        assert_eq!((got.st_dev, got.st_ino), (want.st_dev, want.st_ino));
         b.send_child(ToChild::Go).unwrap();
         assert_eq!(a.recv_from_parent().unwrap(), Some(ToChild::Go));
         drop(b);

@@ -276,3 +276,10 @@ pub(crate) fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Resul
     }
     Ok(())
 }
+
+/// Take ownership of an fd number the kernel just installed for us (SCM_RIGHTS).
+pub(crate) fn own_received_fd(raw: i32) -> OwnedFd {
+    // SAFETY: the kernel created this fd in our table while receiving the message; nothing
+    // else refers to it, so this is its only owner.
+    unsafe { OwnedFd::from_raw_fd(raw) }
+}

@@ -10,8 +10,13 @@
 //! - Several conditions on *different* arguments of one rule are ANDed. Several conditions on the
 //!   *same* argument turn into one rule per condition, ORed (runc's "old behaviour" fallback).
 //! - Per syscall, libseccomp keeps the first unconditional rule and drops every other rule of
-//!   that syscall, earlier conditional ones included. Conditional rules are tried in profile
-//!   order, the first match wins, and no match means the default action.
+//!   that syscall, earlier conditional ones included. Conditional rules are not tried in profile
+//!   order but in the order of libseccomp's rule tree (see `order.rs`); the first match wins,
+//!   and no match means the default action. Two rules with the same conditions and different
+//!   actions are an error (so is a later rule whose conditions start an earlier one's, with
+//!   another action), as libseccomp refuses them.
+//! - `SCMP_CMP_MASKED_EQ` compares `arg & value` with `valueTwo & value`: libseccomp masks the
+//!   datum too, so bits outside the mask do not make the rule impossible to match.
 //! - The ENOSYS stub (runc's `patchbpf`): unless the default action is permissive (ALLOW, LOG,
 //!   TRACE) or already `ERRNO(ENOSYS)`, a syscall number above the highest one the profile names
 //!   for an ABI returns ENOSYS, so that libcs fall back from syscalls newer than the profile
@@ -31,7 +36,7 @@ use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
 
-use super::{tables, SeccompError};
+use super::{order, tables, SeccompError};
 
 pub(crate) const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 pub(crate) const AUDIT_ARCH_I386: u32 = 0x4000_0003;
@@ -107,7 +112,7 @@ pub(crate) enum Cmp {
     Eq,
     Ge,
     Gt,
-    /// `(arg & value) == value_two`.
+    /// `(arg & value) == (value_two & value)`.
     MaskedEq,
 }
 
@@ -126,6 +131,8 @@ pub(crate) struct Cond {
 pub(crate) struct Rule {
     pub(crate) conds: Vec<Cond>,
     pub(crate) action: u32,
+    /// Index of the `linux.seccomp.syscalls` entry it comes from.
+    pub(crate) entry: usize,
 }
 
 /// What happens to one syscall number.
@@ -255,7 +262,7 @@ pub(crate) fn resolve(seccomp: &LinuxSeccomp) -> Result<Plan, SeccompError> {
             return Err(invalid(format!("{field}.names"), "empty"));
         }
         let action = action_value(sc.action(), sc.errno_ret(), &format!("{field}.errnoRet"))?;
-        let rules = rules_of(sc.args().as_deref().unwrap_or_default(), action, &field)?;
+        let rules = rules_of(sc.args().as_deref().unwrap_or_default(), action, i)?;
         if action == RET_USER_NOTIF {
             notify = true;
         }
@@ -302,6 +309,23 @@ pub(crate) fn resolve(seccomp: &LinuxSeccomp) -> Result<Plan, SeccompError> {
         }
     }
 
+    for plan in &mut plans {
+        // libseccomp compares only the low halves on the 32-bit ABIs, which changes the order.
+        let wide = plan.abi == Abi::X86_64;
+        for outcome in plan.syscalls.values_mut() {
+            if let Outcome::Rules(rules) = outcome {
+                order::libseccomp_order(rules, wide).map_err(|(first, second)| {
+                    invalid(
+                        format!("linux.seccomp.syscalls[{second}]"),
+                        format!(
+                            "overlaps linux.seccomp.syscalls[{first}] with another action \
+                             (libseccomp, and so runc, refuses this)"
+                        ),
+                    )
+                })?;
+            }
+        }
+    }
     let flags = flags_of(seccomp, notify)?;
     Ok(Plan {
         default,
@@ -377,8 +401,9 @@ fn flags_of(seccomp: &LinuxSeccomp, notify: bool) -> Result<u32, SeccompError> {
 fn rules_of(
     args: &[oci_spec::runtime::LinuxSeccompArg],
     action: u32,
-    field: &str,
+    entry: usize,
 ) -> Result<Vec<Rule>, SeccompError> {
+    let field = format!("linux.seccomp.syscalls[{entry}]");
     let mut conds = Vec::with_capacity(args.len());
     let mut per_index = [0usize; 6];
     for (k, arg) in args.iter().enumerate() {
@@ -402,7 +427,13 @@ fn rules_of(
             index: index as u8,
             cmp,
             value: arg.value(),
-            value_two,
+            // libseccomp stores the datum masked: bits outside the mask can never fail the
+            // comparison, rather than making it impossible to match.
+            value_two: if cmp == Cmp::MaskedEq {
+                value_two & arg.value()
+            } else {
+                value_two
+            },
         });
     }
     if per_index.iter().any(|&n| n > 1) {
@@ -413,10 +444,15 @@ fn rules_of(
             .map(|c| Rule {
                 conds: vec![c],
                 action,
+                entry,
             })
             .collect())
     } else {
-        Ok(vec![Rule { conds, action }])
+        Ok(vec![Rule {
+            conds,
+            action,
+            entry,
+        }])
     }
 }
 
@@ -487,6 +523,7 @@ fn multiplexed(rules: &[Rule], call: u32) -> Vec<Rule> {
             Rule {
                 conds,
                 action: r.action,
+                entry: r.entry,
             }
         })
         .collect()

@@ -190,7 +190,12 @@ fn masked_eq_on_both_halves() {
                 .iter()
                 .chain(&[0x20000, 0x2_0000_0000_00f0, 0x0000_0300_1234_0010])
             {
-                let want = if a & mask == datum { RET_ALLOW } else { EPERM };
+                // libseccomp masks the datum too.
+                let want = if a & mask == datum & mask {
+                    RET_ALLOW
+                } else {
+                    EPERM
+                };
                 assert_eq!(
                     x64(&p, "clone", arg(0, *a)),
                     want,
@@ -225,7 +230,8 @@ fn compat_abis_compare_the_low_32_bits_like_libseccomp() {
     // x86_64 compares all 64 bits.
     assert_eq!(x64(&p, "personality", arg(0, 8)), EPERM);
     assert_eq!(x64(&p, "personality", arg(0, 0x1_0000_0008)), RET_ALLOW);
-    assert_eq!(x64(&p, "personality", arg(0, 0x11)), EPERM);
+    // The datum is masked (0x1_0000_0010 & 0xf0 = 0x10), as libseccomp does.
+    assert_eq!(x64(&p, "personality", arg(0, 0x11)), RET_LOG);
 }
 
 #[test]
@@ -264,7 +270,7 @@ fn conditions_on_the_same_arg_are_ored_like_runc() {
 // ---------------------------------------------------------------- rule merging
 
 #[test]
-fn several_rules_per_syscall_first_match_wins() {
+fn several_rules_per_syscall() {
     let p = prog(json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "syscalls": [
@@ -280,6 +286,76 @@ fn several_rules_per_syscall_first_match_wins() {
     assert_eq!(x64(&p, "personality", arg(0, 6)), RET_ALLOW);
     assert_eq!(x64(&p, "personality", arg(0, 0)), RET_LOG);
     assert_eq!(x64(&p, "personality", arg(0, 1)), EPERM);
+}
+
+/// Both orders of two overlapping rules give libseccomp's answer (checked with libseccomp
+/// 2.5.4 for each pair): higher argument first, then EQ/NE/MASKED_EQ, LT/LE, GT/GE, then the
+/// larger value (the smaller for LT/LE).
+#[test]
+fn overlapping_rules_follow_libseccomp_order_not_profile_order() {
+    let rule = |act: &str, index: u64, op: &str, value: u64| {
+        json!({"names": ["personality"], "action": act,
+               "args": [{"index": index, "value": value, "op": op}]})
+    };
+    let cases = [
+        // (winner, loser, args that match both)
+        (
+            rule("SCMP_ACT_LOG", 2, "SCMP_CMP_EQ", 1),
+            rule("SCMP_ACT_ALLOW", 0, "SCMP_CMP_EQ", 7),
+            [7, 0, 1],
+        ),
+        (
+            rule("SCMP_ACT_LOG", 0, "SCMP_CMP_EQ", 7),
+            rule("SCMP_ACT_ALLOW", 0, "SCMP_CMP_GE", 5),
+            [7, 0, 0],
+        ),
+        (
+            rule("SCMP_ACT_LOG", 0, "SCMP_CMP_EQ", 7),
+            rule("SCMP_ACT_ALLOW", 0, "SCMP_CMP_NE", 5),
+            [7, 0, 0],
+        ),
+        (
+            rule("SCMP_ACT_LOG", 0, "SCMP_CMP_LT", 9),
+            rule("SCMP_ACT_ALLOW", 0, "SCMP_CMP_GT", 5),
+            [7, 0, 0],
+        ),
+        (
+            rule("SCMP_ACT_LOG", 0, "SCMP_CMP_GT", 6),
+            rule("SCMP_ACT_ALLOW", 0, "SCMP_CMP_GE", 5),
+            [7, 0, 0],
+        ),
+        (
+            rule("SCMP_ACT_LOG", 0, "SCMP_CMP_GE", 5),
+            rule("SCMP_ACT_ALLOW", 0, "SCMP_CMP_GE", 3),
+            [7, 0, 0],
+        ),
+        (
+            rule("SCMP_ACT_LOG", 0, "SCMP_CMP_LE", 0),
+            rule("SCMP_ACT_ALLOW", 0, "SCMP_CMP_LT", 3),
+            [0, 0, 0],
+        ),
+    ];
+    for (winner, loser, a) in cases {
+        let args = [a[0], a[1], a[2], 0, 0, 0];
+        for rules in [json!([winner, loser]), json!([loser, winner])] {
+            let p = prog(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules}));
+            assert_eq!(x64(&p, "personality", args), RET_LOG, "{rules}");
+        }
+    }
+    // A rule whose conditions start another's wins over it when it comes first; libseccomp
+    // refuses the other order.
+    let longer = json!({"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                        "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                                 {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]});
+    let shorter = json!({"names": ["personality"], "action": "SCMP_ACT_LOG",
+                         "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]});
+    let p = prog(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [shorter, longer]}));
+    assert_eq!(x64(&p, "personality", [1, 2, 0, 0, 0, 0]), RET_LOG);
+    assert_eq!(
+        err(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [longer, shorter]})),
+        "linux.seccomp.syscalls[1]: overlaps linux.seccomp.syscalls[0] with another action \
+         (libseccomp, and so runc, refuses this)"
+    );
 }
 
 #[test]
@@ -518,6 +594,15 @@ fn errors_name_the_field() {
             "linux.seccomp.syscalls[0].errnoRet: 5000 is out of range (0 to 4095)",
         ),
         (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["write", "read"], "action": "SCMP_ACT_LOG",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
+            "linux.seccomp.syscalls[1]: overlaps linux.seccomp.syscalls[0] with another action \
+         (libseccomp, and so runc, refuses this)",
+        ),
+        (
             json!({"defaultAction": "SCMP_ACT_NOTIFY"}),
             "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as the default action",
         ),
@@ -628,7 +713,8 @@ fn unknown_enum_strings_are_named_by_the_parser() {
         ),
         (
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["a"],
-                "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_XX"}]}]}"#,
+                "action": "SCMP_ACT_ALLOW",
+                "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_XX"}]}]}"#,
             "syscalls[0].args[0].op",
         ),
         (

@@ -251,3 +251,110 @@ fn synthetic_allow_profile_same_as_libseccomp() {
         include_bytes!("../testdata/synthetic-allow.libseccomp-2.5.4.bpf"),
     );
 }
+
+/// Overlapping conditional rules with different actions (scripts/seccomp-random-overlap.py):
+/// husk must try them in libseccomp's order, not in profile order. Every syscall of the
+/// profile, on x86_64 and i386, with every combination of interesting values in args 0-2.
+///
+/// Arguments stay within 32 bits: when high halves differ, libseccomp decides some merged
+/// NE/range rules at the high-half node by the rule added first, which husk does not model.
+/// Where libseccomp's answer is the action of no matching rule (its 2.5.4 tree merging gets a
+/// few GE/LT combinations wrong), husk keeps the right answer and the case is counted.
+#[test]
+fn overlapping_rules_decide_like_libseccomp() {
+    let json = include_str!("../testdata/overlap.json");
+    let seccomp = profile(serde_json::from_str(json).unwrap());
+    let ours = compile(&seccomp).unwrap();
+    let theirs = parse_bpf(include_bytes!("../testdata/overlap.libseccomp-2.5.4.bpf"));
+    let values = [0, 1, 2, 3, 4, 5, 6, 7, 8, 0xff, 0xffff_ffff];
+    let mut names: Vec<&str> = seccomp
+        .syscalls()
+        .iter()
+        .flatten()
+        .flat_map(|s| s.names().iter().map(String::as_str))
+        .collect();
+    names.dedup();
+    let plan = crate::security::seccomp::profile::resolve(&seccomp).unwrap();
+    let mut differences = Vec::new();
+    let mut libseccomp_wrong = 0;
+    for name in names {
+        for (arch, abi) in [
+            (AUDIT_ARCH_X86_64, Abi::X86_64),
+            (AUDIT_ARCH_I386, Abi::I386),
+        ] {
+            let n = nr(abi, name);
+            for a in values {
+                for b in values {
+                    for c in values {
+                        let d = Data {
+                            nr: n,
+                            arch,
+                            args: [a, b, c, 0, 0, 0],
+                        };
+                        let (got, want) = (interp::run(ours.insns(), &d), interp::run(&theirs, &d));
+                        if got != want && !plausible(&plan, abi, &d, want) {
+                            // libseccomp 2.5.4 mis-merges some overlapping 64-bit range
+                            // comparisons: its answer is the action of a rule that does not
+                            // match. husk does not copy that.
+                            libseccomp_wrong += 1;
+                            continue;
+                        }
+                        if got != want {
+                            differences.push(format!(
+                                "{abi:?} {name}({a:#x}, {b:#x}, {c:#x}): husk {got:#x}, \
+                                 libseccomp {want:#x}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("libseccomp answers that no rule explains: {libseccomp_wrong}");
+    assert!(
+        differences.is_empty(),
+        "{} differences, first: {:#?}",
+        differences.len(),
+        &differences[..differences.len().min(10)]
+    );
+}
+
+/// Whether `action` is what some reading of the rules gives for `d`: the action of a rule that
+/// matches (by plain unsigned math), or the default when none does.
+fn plausible(
+    plan: &crate::security::seccomp::profile::Plan,
+    abi: Abi,
+    d: &Data,
+    action: u32,
+) -> bool {
+    use crate::security::seccomp::profile::{Cmp, Outcome};
+    let wide = abi == Abi::X86_64;
+    let rules = match plan.abi(abi).and_then(|p| p.syscalls.get(&d.nr)) {
+        None => return action == plan.default,
+        Some(Outcome::Action(a)) => return action == *a,
+        Some(Outcome::Rules(r)) => r,
+    };
+    let cut = |v: u64| if wide { v } else { v & 0xffff_ffff };
+    let holds = |c: &crate::security::seccomp::profile::Cond| {
+        let (a, v) = (cut(d.args[usize::from(c.index)]), cut(c.value));
+        match c.cmp {
+            Cmp::Eq => a == v,
+            Cmp::Ne => a != v,
+            Cmp::Lt => a < v,
+            Cmp::Le => a <= v,
+            Cmp::Gt => a > v,
+            Cmp::Ge => a >= v,
+            Cmp::MaskedEq => a & v == cut(c.value_two) & v,
+        }
+    };
+    let matching: Vec<u32> = rules
+        .iter()
+        .filter(|r| r.conds.iter().all(holds))
+        .map(|r| r.action)
+        .collect();
+    if matching.is_empty() {
+        action == plan.default
+    } else {
+        matching.contains(&action)
+    }
+}

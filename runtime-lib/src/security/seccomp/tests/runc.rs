@@ -143,6 +143,8 @@ fn probe() {
         };
         println!("PROBE {name} {r}");
     }
+    // Undo ADDR_NO_RANDOMIZE in case the probe ran unfiltered (`cargo test -- --ignored`).
+    let _ = probe_syscall(libc::SYS_personality, [0; 6]);
     for (name, domain, ty) in sockets() {
         let r = match nix::sys::socket::socket(
             nix::sys::socket::AddressFamily::from_i32(domain).unwrap(),
