@@ -163,6 +163,8 @@ fn console_socket(c: &mut Ctx<'_>) -> R {
         res.summary()
     );
     let (conn, _) = accept_within(&listener, Duration::from_secs(5))?;
+    // A runtime that connects but never sends must not hang the harness.
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     let out = c.dir.join("console.out");
     let (reader, _name) = crate::proc::read_received_fd(&conn, &out)
         .map_err(|e| crate::ctx::Fail::Fail(format!("console socket: {e}")))?;
