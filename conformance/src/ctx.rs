@@ -144,6 +144,21 @@ pub struct Evidence {
     pub ok: bool,
 }
 
+/// What became of one container of a case (diagnostics in the JSON report).
+#[derive(Debug, Serialize)]
+pub struct ContainerOutput {
+    /// Container id.
+    pub id: String,
+    /// Pid from the pid file, if one was written.
+    pub pid: Option<i32>,
+    /// How that process ended, if it was our descendant and has exited.
+    pub exit: Option<Exit>,
+    /// Tail of the container's stdout (shared with the create command's).
+    pub stdout: String,
+    /// Tail of the container's stderr (shared with the create command's).
+    pub stderr: String,
+}
+
 /// The context one case runs in.
 pub struct Ctx<'a> {
     /// Run-wide settings.
@@ -166,6 +181,10 @@ pub struct Ctx<'a> {
     pub evidence: Vec<Evidence>,
     /// Runtime calls made.
     pub commands: Vec<CmdOut>,
+    /// Bundles passed to create.
+    created: Vec<Bundle>,
+    /// Filled by cleanup: output and fate of each created container.
+    pub containers: Vec<ContainerOutput>,
 }
 
 impl<'a> Ctx<'a> {
@@ -186,6 +205,8 @@ impl<'a> Ctx<'a> {
             own_mounts: Vec::new(),
             evidence: Vec::new(),
             commands: Vec::new(),
+            created: Vec::new(),
+            containers: Vec::new(),
         })
     }
 
@@ -241,6 +262,7 @@ impl<'a> Ctx<'a> {
     pub fn create_with(&mut self, b: &Bundle, extra: &[&str]) -> R<CmdOut> {
         b.write_config()?;
         self.ids.push(b.id.clone());
+        self.created.push(b.clone());
         let bundle = b.dir.to_string_lossy().into_owned();
         let pid_file = b.pid_file().to_string_lossy().into_owned();
         let mut args = vec!["create", "--bundle", &bundle, "--pid-file", &pid_file];
@@ -547,6 +569,18 @@ impl<'a> Ctx<'a> {
             for m in mounts {
                 let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
             }
+        }
+        for b in std::mem::take(&mut self.created) {
+            let pid = fs::read_to_string(b.pid_file())
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            self.containers.push(ContainerOutput {
+                id: b.id.clone(),
+                pid,
+                exit: pid.and_then(proc::recorded_exit),
+                stdout: tail(&fs::read_to_string(b.out()).unwrap_or_default()).to_string(),
+                stderr: tail(&fs::read_to_string(b.err()).unwrap_or_default()).to_string(),
+            });
         }
         for o in own.iter().rev() {
             let _ = nix::mount::umount2(o, nix::mount::MntFlags::MNT_DETACH);

@@ -85,6 +85,7 @@ struct CaseResult {
     millis: u64,
     evidence: Vec<ctx::Evidence>,
     commands: Vec<proc::CmdOut>,
+    containers: Vec<ctx::ContainerOutput>,
 }
 
 #[derive(Serialize)]
@@ -335,6 +336,7 @@ fn run_case(env: &Env, n: usize, case: &cases::Case) -> CaseResult {
                 millis: 0,
                 evidence: vec![],
                 commands: vec![],
+                containers: vec![],
             }
         }
     };
@@ -371,6 +373,7 @@ fn run_case(env: &Env, n: usize, case: &cases::Case) -> CaseResult {
         millis: started.elapsed().as_millis() as u64,
         evidence: std::mem::take(&mut ctx.evidence),
         commands: std::mem::take(&mut ctx.commands),
+        containers: std::mem::take(&mut ctx.containers),
     }
 }
 
@@ -412,5 +415,90 @@ fn cleanup_run(env: &Env) {
     }
     if !env.keep {
         let _ = std::fs::remove_dir_all(&env.work);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &'static str, result: &'static str) -> CaseResult {
+        CaseResult {
+            n: 0,
+            name,
+            result,
+            reason: None,
+            millis: 0,
+            evidence: vec![],
+            commands: vec![],
+            containers: vec![],
+        }
+    }
+
+    #[test]
+    fn baseline_gate_fails_only_on_regressions() {
+        let base = std::env::temp_dir().join(format!("hc-baseline-{}.json", std::process::id()));
+        let report = serde_json::json!({"runtime": "runc", "cases": [
+            {"name": "a", "result": "ok"}, {"name": "b", "result": "fail"}, {"name": "c", "result": "ok"}
+        ]});
+        std::fs::write(&base, report.to_string()).unwrap();
+        let cli = Cli::parse_from([
+            "husk-conformance",
+            "--runtime",
+            "/x",
+            "--baseline",
+            base.to_str().unwrap(),
+        ]);
+        // b fails in both: not a regression
+        assert_eq!(
+            gate(
+                &cli,
+                &[result("a", "ok"), result("b", "fail"), result("c", "ok")]
+            )
+            .unwrap(),
+            Some(true)
+        );
+        // c passed with the baseline: a regression, also when skipped
+        assert_eq!(
+            gate(
+                &cli,
+                &[result("a", "ok"), result("b", "fail"), result("c", "fail")]
+            )
+            .unwrap(),
+            Some(false)
+        );
+        assert_eq!(
+            gate(
+                &cli,
+                &[result("a", "ok"), result("b", "ok"), result("c", "skip")]
+            )
+            .unwrap(),
+            Some(false)
+        );
+        std::fs::remove_file(&base).unwrap();
+    }
+
+    #[test]
+    fn known_failures_gate() {
+        let list = std::env::temp_dir().join(format!("hc-known-{}.txt", std::process::id()));
+        std::fs::write(&list, "# comment\nb   # why\n").unwrap();
+        let cli = Cli::parse_from([
+            "husk-conformance",
+            "--runtime",
+            "/x",
+            "--known-failures",
+            list.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            gate(&cli, &[result("a", "ok"), result("b", "fail")]).unwrap(),
+            Some(true)
+        );
+        assert_eq!(
+            gate(&cli, &[result("a", "fail"), result("b", "fail")]).unwrap(),
+            Some(false)
+        );
+        let none = Cli::parse_from(["husk-conformance", "--runtime", "/x"]);
+        assert_eq!(gate(&none, &[result("a", "fail")]).unwrap(), None);
+        std::fs::remove_file(&list).unwrap();
     }
 }

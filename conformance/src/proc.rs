@@ -125,6 +125,11 @@ pub fn alive(pid: i32) -> bool {
     }
 }
 
+/// The recorded exit of a descendant of ours, if it has exited (consumes nothing).
+pub fn recorded_exit(pid: i32) -> Option<Exit> {
+    table().exits.lock().unwrap().get(&pid).copied()
+}
+
 /// Wait until `pid` exits or `deadline` passes. The status is exact for our descendants,
 /// [`Exit::Unknown`] for processes reaped elsewhere.
 pub fn wait_exit(pid: i32, deadline: Instant) -> Option<Exit> {

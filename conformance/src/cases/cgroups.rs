@@ -16,6 +16,11 @@ pub fn cases() -> Vec<Case> {
             "config-linux/cgroups-path/absent-gets-a-cgroup",
             path_absent,
         ),
+        case("config-linux/cgroups-path/limit-seen-inside", limit_inside),
+        case(
+            "config-linux/cgroups-path/cgroupfs-mount-read-only",
+            cgroupfs_ro,
+        ),
         case("config-linux/resources/memory/limit", |c| {
             limit(
                 c,
@@ -276,6 +281,40 @@ fn path_absent(c: &mut Ctx<'_>) -> R {
         "not the caller's",
         theirs.as_ref().map(|p| p.display().to_string()),
         theirs.is_some() && theirs != mine,
+    )
+}
+
+fn limit_inside(c: &mut Ctx<'_>) -> R {
+    // The config mounts cgroupfs at /sys/fs/cgroup: the container sees its own cgroup there.
+    let file = if host::cgroup_v2_only() {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    };
+    let op = format!("read={file}");
+    let r = c.probe_with(&[&op], |cfg| {
+        cfg["linux"]["resources"]["memory"] = json!({"limit": 50331648})
+    })?;
+    let text = r["ops"][&op]["text"].as_str().map(|t| t.trim().to_string());
+    c.check(
+        &format!("{file} inside the container"),
+        Some("50331648"),
+        text,
+    )
+}
+
+fn cgroupfs_ro(c: &mut Ctx<'_>) -> R {
+    let file = if host::cgroup_v2_only() {
+        "/sys/fs/cgroup/memory.max"
+    } else {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    };
+    let op = format!("openw={file}");
+    let r = c.probe_with(&[&op], |_| {})?;
+    c.check(
+        &format!("open {file} for writing inside (mount option ro): errno"),
+        libc::EROFS,
+        &r["ops"][&op]["errno"],
     )
 }
 

@@ -163,6 +163,8 @@ fn console_socket(c: &mut Ctx<'_>) -> R {
         res.summary()
     );
     let (conn, _) = accept_within(&listener, Duration::from_secs(5))?;
+    // A runtime that connects but never sends must not hang the harness.
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
     let out = c.dir.join("console.out");
     let (reader, _name) = crate::proc::read_received_fd(&conn, &out)
         .map_err(|e| crate::ctx::Fail::Fail(format!("console socket: {e}")))?;
@@ -354,12 +356,31 @@ fn kill_default(c: &mut Ctx<'_>) -> R {
 }
 
 fn kill_all(c: &mut Ctx<'_>) -> R {
-    let (b, pid) = running_sleeper(c)?;
-    let res = c.rt_ok(&["exec", "--detach", &b.id, "sleep", "600"])?;
-    let _ = res;
+    // Without a pid namespace, killing init does not take the other processes with it: only
+    // `kill --all` reaches the exec'd one.
+    let mut b = c.shell_bundle("exec sleep 600")?;
+    spec::drop_ns(&mut b.config, "pid");
+    let pid = c.create_ok(&b)?;
+    c.start_ok(&b.id)?;
+    let exec_pid_file = c.dir.join("exec.pid");
+    c.rt_ok(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        &exec_pid_file.to_string_lossy(),
+        &b.id,
+        "sleep",
+        "600",
+    ])?;
+    let exec_pid = c.read_pid_file(&exec_pid_file)?;
     c.rt_ok(&["kill", "--all", &b.id, "9"])?;
-    let e = c.wait_exit(pid)?;
-    c.check("init killed", Exit::Signal(9), e)
+    let e1 = c.wait_exit(pid)?;
+    let e2 = c.wait_exit(exec_pid)?;
+    c.check(
+        "init and the exec'd process",
+        json!([Exit::Signal(9), Exit::Signal(9)]),
+        json!([e1, e2]),
+    )
 }
 
 fn delete_force(c: &mut Ctx<'_>) -> R {

@@ -36,6 +36,10 @@ pub fn cases() -> Vec<Case> {
         case("runtime-linux/dev-symlinks/stderr", link_stderr),
         case("config/process/args-verbatim", args_verbatim),
         case("config/process/args-path-lookup", args_path),
+        case(
+            "config/process/args-path-lookup-uses-process-env",
+            args_path_env,
+        ),
         case("config/process/env", env),
         case("config/process/cwd", cwd),
         case("config/process/user/uid", user_uid),
@@ -334,6 +338,22 @@ fn args_path(c: &mut Ctx<'_>) -> R {
         "output of `sh` found through PATH",
         "found-via-PATH",
         out.trim(),
+    )
+}
+
+fn args_path_env(c: &mut Ctx<'_>) -> R {
+    // The executable is looked up in process.env's PATH (a directory the runtime's own PATH
+    // does not have), not in the runtime's environment.
+    let mut b = c.bundle()?;
+    std::fs::create_dir_all(b.rootfs().join("opt/tools"))?;
+    std::os::unix::fs::symlink("../../husk-probe", b.rootfs().join("opt/tools/probe-here"))?;
+    b.config["process"]["args"] = json!(["probe-here"]);
+    spec::set_env(&mut b.config, &["PATH=/opt/tools"]);
+    let r = c.probe(&b)?;
+    c.check(
+        "argv[0] of the process found through process.env PATH",
+        "probe-here",
+        &r["argv"][0],
     )
 }
 

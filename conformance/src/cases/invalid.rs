@@ -1,8 +1,9 @@
 //! Configs a runtime must refuse (runtime.md, Errors; config.md and config-linux.md MUSTs).
-//! Each case expects `create` to fail — or, for what can only fail when the process starts,
-//! `start` — with no user process run; cleanup then checks that nothing was left behind
-//! (state entry, cgroup, processes, mounts): "invalid configs must be refused before anything
-//! is created".
+//! Each case expects `create` to fail: an invalid config must be refused before anything is
+//! created. When create wrongly succeeds, `start` is tried only so that the report says
+//! whether the process then ran. Cleanup checks that nothing was left behind (state entry,
+//! cgroup, processes, mounts). A control run first proves the runtime can run a valid
+//! container at all.
 
 use super::lifecycle::appears;
 use super::{case, Case};

@@ -70,6 +70,10 @@ pub fn cases() -> Vec<Case> {
             "config-linux/user-namespace-mappings/root-is-host-mapped-id",
             userns_owner,
         ),
+        case(
+            "config-linux/user-namespace-mappings/process-user-is-mapped",
+            userns_user_owner,
+        ),
         case("config-linux/time-offsets/boottime", time_offsets),
         case("config-linux/rootfs-propagation/private", |c| {
             propagation(c, "private")
@@ -297,6 +301,21 @@ fn userns_owner(c: &mut Ctx<'_>) -> R {
     c.check(
         "host owner of a file created by container root",
         [100000, 100000],
+        [md.uid(), md.gid()],
+    )
+}
+
+fn userns_user_owner(c: &mut Ctx<'_>) -> R {
+    use std::os::unix::fs::MetadataExt;
+    // process.user is a container id: uid/gid 1000 inside is 101000 on the host.
+    let mut b = c.shell_bundle("echo > /tmp/owned")?;
+    spec::userns(&mut b.config, 100000);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    c.run_container(&b)?;
+    let md = std::fs::metadata(b.rootfs().join("tmp/owned"))?;
+    c.check(
+        "host owner of a file created by container uid/gid 1000",
+        [101000, 101000],
         [md.uid(), md.gid()],
     )
 }
