@@ -91,11 +91,22 @@ pub(super) fn destroy(dir: &StateDir, st: &StateFile, child: bool) -> Result<()>
     let _ = dir;
     // An embedder that created the container (detached or not) is its parent: reap it, or
     // it stays a zombie of the embedder.
+    // A frozen (paused) process does not die from SIGKILL on cgroup v1 until it is thawed:
+    // kill first, then thaw, as runc's destroy does.
+    let thaw = || {
+        if let Some(cg) = &st.cgroup {
+            let m = cgroups::from_config(cg);
+            if m.is_frozen().unwrap_or(false) {
+                let _ = m.thaw();
+            }
+        }
+    };
     let ours = child
         || ProcInfo::read(st.pid)
             .is_some_and(|p| p.start == st.pid_start && p.ppid == std::process::id() as i32);
     if st.pid > 0 && ProcInfo::alive_as(st.pid, st.pid_start) {
         let _ = signal(st.pid, st.pid_start, Signal::SIGKILL as i32);
+        thaw();
         if !ours {
             wait_gone(st.pid, st.pid_start, Duration::from_secs(10));
         }
@@ -116,6 +127,7 @@ pub(super) fn destroy(dir: &StateDir, st: &StateFile, child: bool) -> Result<()>
             for p in pids {
                 let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL);
             }
+            thaw();
             std::thread::sleep(Duration::from_millis(5));
         }
         m.destroy()?;
