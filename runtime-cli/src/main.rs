@@ -13,6 +13,8 @@ mod delete;
 mod kill;
 mod list;
 mod logging;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
@@ -62,7 +64,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// The commands of issue 2.
+/// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container (init waits for `start`)
@@ -81,6 +83,12 @@ pub enum Command {
     List(list::ListArgs),
     /// Write a default config.json (a template for a bundle)
     Spec(spec::SpecArgs),
+    /// Freeze every process of a container
+    Pause(pause::PauseArgs),
+    /// Thaw a paused container
+    Resume(pause::PauseArgs),
+    /// List a container's processes (host pids with --format json)
+    Ps(ps::PsArgs),
 }
 
 /// The commit this binary was built from (build.rs), or "unknown".
@@ -139,6 +147,9 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> CmdResult {
         Command::Delete(a) => delete::run(cli, log, a),
         Command::List(a) => list::run(cli, a),
         Command::Spec(a) => spec::run(a),
+        Command::Pause(a) => pause::pause(cli, a),
+        Command::Resume(a) => pause::resume(cli, a),
+        Command::Ps(a) => ps::run(cli, a),
     }
 }
 

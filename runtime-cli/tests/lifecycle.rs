@@ -479,3 +479,57 @@ fn run_passes_stdin_through() {
         "HELLO FROM THE CALLER\ndone\n"
     );
 }
+
+/// `pause`, `resume` and `ps` the way containerd calls them: `ps --format json` is the list of
+/// host pids, `ps` (table) filters the host's `ps -ef`, and `state` reports `paused`.
+#[test]
+fn pause_resume_and_ps() {
+    if !can_run_containers("pause_resume_and_ps") {
+        return;
+    }
+    let env = TestEnv::new("pause");
+    let id = env.id("p");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    env.run_detached(&id, &b);
+    let pid = env.state(&id).expect("state")["pid"].as_i64().unwrap();
+
+    let out = env.run(&["ps", "--format", "json", &id]);
+    assert!(
+        out.status.success(),
+        "ps json: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pids: Vec<i64> = serde_json::from_slice(&out.stdout).expect("a JSON array of pids");
+    assert_eq!(pids, vec![pid]);
+
+    let out = env.run(&["ps", &id]);
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap_or("").contains("PID"), "{table}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 1, "{table}");
+    assert!(rows[0].contains("sleep 1000"), "{table}");
+
+    assert!(env.run(&["pause", &id]).status.success());
+    assert_eq!(env.status(&id), "paused");
+    let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    // A frozen task sleeps in the freezer (state D or S, never R) and stays there.
+    assert!(!st.contains("State:\tR"), "{st}");
+    let again = env.run(&["pause", &id]);
+    assert!(
+        !again.status.success(),
+        "pause of a paused container succeeded"
+    );
+    assert!(env.run(&["resume", &id]).status.success());
+    assert_eq!(env.status(&id), "running");
+    let again = env.run(&["resume", &id]);
+    assert!(
+        !again.status.success(),
+        "resume of a running container succeeded"
+    );
+
+    // delete --force of a paused container works too.
+    assert!(env.run(&["pause", &id]).status.success());
+    assert!(env.run(&["delete", "--force", &id]).status.success());
+    assert!(env.state(&id).is_none());
+}
