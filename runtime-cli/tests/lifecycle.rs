@@ -533,3 +533,29 @@ fn pause_resume_and_ps() {
     assert!(env.run(&["delete", "--force", &id]).status.success());
     assert!(env.state(&id).is_none());
 }
+
+/// `run` in the foreground with `process.terminal` and no console socket: the runtime
+/// allocates the container's pty and relays it (what `husk spec && husk run x` needs).
+#[test]
+fn run_foreground_with_a_terminal() {
+    if !can_run_containers("run_foreground_with_a_terminal") {
+        return;
+    }
+    if is_runc() {
+        // runc 1.1 opens /dev/tty of the caller for this (the tests have no terminal).
+        println!("run_foreground_with_a_terminal: not applicable to runc without a caller tty");
+        return;
+    }
+    let env = TestEnv::new("tty");
+    let id = env.id("t");
+    let mut config = base_config(&["sh", "-c", "tty; echo hello-tty; exit 5"]);
+    config["process"]["terminal"] = serde_json::json!(true);
+    let b = env.bundle_with("b", config);
+    b.write();
+    let (code, err) = env.run_to_files("t", &["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    let out = env.out("t");
+    assert_eq!(code, 5, "exit status through the pty: {err}\n{out}");
+    assert!(out.contains("/dev/pts/"), "no terminal inside: {out}");
+    assert!(out.contains("hello-tty"), "output not relayed: {out}");
+    assert!(env.state(&id).is_none(), "run left the container behind");
+}

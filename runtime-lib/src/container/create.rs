@@ -58,7 +58,10 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
     let plan = spec::load(&b.bundle)?;
     let process = plan.spec.process().as_ref().expect("validated");
     let terminal = process.terminal().unwrap_or(false);
-    if terminal && b.console_socket.is_none() {
+    // `run` in the foreground with a terminal and no console socket: the pty master comes back
+    // to us over a private socketpair, for the caller to relay (Container::take_console).
+    let own_console = terminal && b.console_socket.is_none() && !b.detached;
+    if terminal && b.console_socket.is_none() && !own_console {
         return Err(Error::Unsupported(
             "cannot allocate tty if husk will detach without setting console socket".into(),
         ));
@@ -68,7 +71,14 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
             "cannot use console socket if husk will not detach or allocate tty".into(),
         ));
     }
+    let mut console_peer = None;
     let console_socket: Option<OwnedFd> = match &b.console_socket {
+        None if own_console => {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| Error::sys("socketpair(AF_UNIX, SOCK_STREAM)", e))?;
+            console_peer = Some(ours);
+            Some(theirs.into())
+        }
         Some(p) => Some(
             std::os::unix::net::UnixStream::connect(p)
                 .map_err(|e| Error::Path {
@@ -175,6 +185,11 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
     };
     let spawned = process::spawn(&cfg, Some(manager.as_ref()), &state_for_hooks)?;
     undo.pid = Some(spawned.pid);
+    drop(console_socket);
+    let console = match console_peer {
+        Some(sock) => Some(process::recv_console(&sock)?),
+        None => None,
+    };
     drop(fifo);
 
     if let Some(pf) = &b.pid_file {
@@ -196,6 +211,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         dir,
         state,
         child: !b.detached,
-        warnings: plan.warnings,
+        warnings,
+        console,
     })
 }

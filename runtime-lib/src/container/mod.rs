@@ -185,6 +185,8 @@ pub struct Container {
     /// The container process is our child (created with `detached(false)`).
     child: bool,
     warnings: Vec<String>,
+    /// The pty master of a foreground container with a terminal.
+    console: Option<OwnedFd>,
 }
 
 impl Container {
@@ -214,6 +216,7 @@ impl Container {
             state,
             child: false,
             warnings: Vec::new(),
+            console: None,
         })
     }
 
@@ -473,7 +476,7 @@ impl Container {
 
     /// The pty master, when created with `detached(false)`, a terminal and no console socket.
     pub fn take_console(&mut self) -> Option<OwnedFd> {
-        None
+        self.console.take()
     }
 }
 

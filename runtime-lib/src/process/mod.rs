@@ -232,6 +232,38 @@ fn send_to_agent(cfg: &InitConfig<'_>, pid: i32, fd: OwnedFd) -> Result<(), Erro
     Ok(())
 }
 
+/// Receive the pty master init sent over our end of a private console socketpair.
+pub(crate) fn recv_console(sock: &std::os::unix::net::UnixStream) -> Result<OwnedFd, Error> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 4096];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<UnixAddr>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("recvmsg(console)", e))?;
+    let mut master = None;
+    for c in msg.cmsgs().map_err(|e| Error::sys("recvmsg(console)", e))? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for raw in fds {
+                let fd = crate::sys::process::own_received_fd(raw);
+                master.get_or_insert(fd);
+            }
+        }
+    }
+    master.ok_or_else(|| {
+        InitError {
+            msg: "no pty master received from init".into(),
+            errno: None,
+        }
+        .into()
+    })
+}
+
 /// The `PATH` lookup of `exec.LookPath`, with Go's error wording (podman maps
 /// "executable file not found" and "no such file or directory" to exit code 127).
 pub(crate) fn look_path(name: &str, env: &[String]) -> Result<std::path::PathBuf, String> {
