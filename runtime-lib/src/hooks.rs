@@ -152,6 +152,20 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Run every hook of `kind`, even after one failed (poststart and poststop: the runtime-spec
+/// says a failure is a warning and the remaining hooks still run). Returns the failures.
+pub fn run_all(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Vec<HookError> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(index, h)| {
+            run_one(h, state)
+                .err()
+                .map(|msg| HookError::Failed { kind, index, msg })
+        })
+        .collect()
+}
+
 /// The hooks of one kind from a config's `hooks`.
 pub fn of_kind<'a>(hooks: Option<&'a Hooks>, kind: &str) -> &'a [Hook] {
     match hooks {

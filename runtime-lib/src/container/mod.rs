@@ -310,9 +310,8 @@ impl Container {
         let poststart = crate::hooks::of_kind(self.state.hooks.as_ref(), "poststart");
         if !poststart.is_empty() {
             // runtime-spec: a failing poststart hook is a warning; the lifecycle goes on.
-            if let Err(e) = crate::hooks::run("poststart", poststart, &self.hook_state()) {
-                self.warnings.push(e.to_string());
-            }
+            let failed = crate::hooks::run_all("poststart", poststart, &self.hook_state());
+            self.warnings.extend(failed.iter().map(|e| e.to_string()));
         }
         Ok(())
     }
@@ -366,8 +365,8 @@ impl Container {
         lifecycle::destroy(&self.dir, &self.state, self.child)?;
         let poststop = crate::hooks::of_kind(self.state.hooks.as_ref(), "poststop");
         if !poststop.is_empty() {
-            // runtime-spec: poststop failures are warnings; the container is gone regardless.
-            let _ = crate::hooks::run("poststop", poststop, &self.hook_state());
+            // runtime-spec: poststop failures are warnings, and the remaining hooks still run.
+            let _ = crate::hooks::run_all("poststop", poststop, &self.hook_state());
         }
         self.dir.remove()?;
         Ok(())

@@ -260,12 +260,9 @@ fn validate_linux(spec: &Spec, ns: &NamespacePlan) -> Result<(), SpecError> {
             "linux.uidMappings",
             "id mappings need a user namespace",
         ));
-    } else if has_maps {
-        return Err(invalid(
-            "linux.uidMappings",
-            "cannot set mappings of a joined user namespace",
-        ));
     }
+    // With a joined user namespace, mappings may be given (runc 1.1 requires them): they
+    // describe that namespace, and husk uses them to own the exec fifo by its root.
     if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) {
         if !ns.is_new(LinuxNamespaceType::Time) {
             return Err(invalid(
