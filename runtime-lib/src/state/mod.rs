@@ -274,6 +274,13 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// Format a time as RFC 3339 in UTC to the second, like Go's `time.RFC3339` (log lines).
+pub fn rfc3339_seconds(t: SystemTime) -> String {
+    let full = rfc3339(t);
+    // "YYYY-MM-DDTHH:MM:SS" is the first 19 characters of the nanosecond form.
+    format!("{}Z", &full[..19])
+}
+
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -337,6 +344,7 @@ mod tests {
         assert_eq!(rfc3339(t), "2024-02-29T23:59:59.000000005Z");
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(rfc3339_seconds(t + Duration::from_millis(999)), "2000-02-29T00:00:00Z");
     }
 
     #[test]
