@@ -10,6 +10,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod kill;
 mod list;
 mod logging;
@@ -19,6 +20,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -89,6 +91,10 @@ pub enum Command {
     Resume(pause::PauseArgs),
     /// List a container's processes (host pids with --format json)
     Ps(ps::PsArgs),
+    /// Change a container's resources (--resources=- reads LinuxResources JSON)
+    Update(update::UpdateArgs),
+    /// Print cgroup statistics (--stats once, else every --interval) and OOM events
+    Events(events::EventsArgs),
 }
 
 /// The commit this binary was built from (build.rs), or "unknown".
@@ -150,6 +156,8 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> CmdResult {
         Command::Pause(a) => pause::pause(cli, a),
         Command::Resume(a) => pause::resume(cli, a),
         Command::Ps(a) => ps::run(cli, a),
+        Command::Update(a) => update::run(cli, a),
+        Command::Events(a) => events::run(cli, a),
     }
 }
 

@@ -344,7 +344,10 @@ mod tests {
         assert_eq!(rfc3339(t), "2024-02-29T23:59:59.000000005Z");
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000000000Z");
-        assert_eq!(rfc3339_seconds(t + Duration::from_millis(999)), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339_seconds(t + Duration::from_millis(999)),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]
