@@ -70,6 +70,10 @@ fn init(
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref().expect("validated");
 
+    // S1 (CVE-2019-5736): until execve, this process is the husk binary; non-dumpable, its
+    // /proc/<pid>/exe and memory are out of reach of other processes in the container. execve
+    // restores dumpability for the user program.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| sys_err("prctl(PR_SET_DUMPABLE, 0)", e))?;
     expect(ch, ToChild::Go)?;
 
     // Open every namespace to join BEFORE joining any: after setns(mnt) the paths would
