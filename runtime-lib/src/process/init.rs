@@ -126,8 +126,9 @@ fn init(
             Err(e) => return Err(sys_err("clone(CLONE_PARENT)", e)),
         }
     }
-    if ns.is_new(LinuxNamespaceType::User) {
-        // Become root of the new user namespace when root is mapped (as runc's nsexec does).
+    if ns.has(LinuxNamespaceType::User) {
+        // Become root of the (new or joined) user namespace when root is mapped, as runc's
+        // nsexec does: files made from now on must be owned by a mapped id (else EOVERFLOW).
         let _ = crate::sys::process::setresgid(0);
         let _ = crate::sys::process::setresuid(0);
     }
