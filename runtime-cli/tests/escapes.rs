@@ -197,6 +197,7 @@ fn s1_no_handle_on_the_runtime_binary() {
 /// S2 (CVE-2024-21626): `process.cwd` = `/proc/self/fd/N` reaches a leaked host directory
 /// fd. For every N in 3..20 either create/run fails or the process is not on the host
 /// filesystem: a host canary, read by a relative path climbing out of the cwd, is unreadable.
+/// The fd numbers a created init holds are tried too.
 /// With a plain cwd the process sees only fds 0, 1, 2.
 #[test]
 fn s2_no_leaked_fd_as_cwd() {
@@ -208,7 +209,20 @@ fn s2_no_leaked_fd_as_cwd() {
     let secret = format!("husk-s2-canary-{}", std::process::id());
     fs::write(host.join("canary"), &secret).unwrap();
     let rel = climb(&host.join("canary"));
-    for n in 3..20 {
+    // Besides 3..20, every fd number a created init of this runtime actually holds (husk
+    // keeps e.g. its state dir and a root handle open, close-on-exec, until execve).
+    let mut numbers: std::collections::BTreeSet<u32> = (3..20).collect();
+    let probe = env.bundle("probe", &["true"]);
+    let probe_id = env.id("probe");
+    env.create(&probe_id, &probe);
+    let pid = env.state(&probe_id).unwrap()["pid"].as_i64().unwrap();
+    for e in fs::read_dir(format!("/proc/{pid}/fd")).unwrap().flatten() {
+        numbers.extend(e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()));
+    }
+    numbers.retain(|n| *n > 2);
+    let (code, err) = env.run_to_files("probe-delete", &["delete", "--force", &probe_id]);
+    assert_eq!(code, 0, "{err}");
+    for n in numbers {
         let mut c = sh(&format!("cat {rel} 2>/dev/null; echo; pwd -P"));
         c["process"]["cwd"] = json!(format!("/proc/self/fd/{n}"));
         let b = env.bundle_with(&format!("b{n}"), c);
