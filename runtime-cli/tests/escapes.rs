@@ -116,11 +116,52 @@ fn file_hash(p: &Path) -> u64 {
     h.finish()
 }
 
+/// Whether the file that process `pid` executes can never be opened for writing through a
+/// handle on `/proc/<pid>/exe`: it sits on a read-only mount (runc's read-only bind of its
+/// binary) or is a write-sealed memfd (a sealed copy). Otherwise only the transient ETXTBSY
+/// protects it while it runs, and a held handle reopened for writing afterwards — the attack
+/// of CVE-2019-5736 — succeeds.
+fn exe_lastingly_unwritable(pid: i64) -> bool {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::statvfs::{fstatvfs, FsFlags};
+    let f = fs::File::open(format!("/proc/{pid}/exe")).unwrap();
+    let ro = fstatvfs(&f).unwrap().flags().contains(FsFlags::ST_RDONLY);
+    let sealed = fcntl(&f, FcntlArg::F_GET_SEALS)
+        .is_ok_and(|s| SealFlag::from_bits_truncate(s).contains(SealFlag::F_SEAL_WRITE));
+    ro || sealed
+}
+
+/// Judge a probe's report on `/proc/<pid>/exe` of runtime init `pid` (lines `OPENED-RW`,
+/// `OPENED-R`, `READLINK`).
+///
+/// The attack of CVE-2019-5736 is to hold any handle on the file and reopen it for writing
+/// once the runtime stops executing it: so no write handle now, and where a handle can be had
+/// the file must be lastingly unwritable ([`exe_lastingly_unwritable`]). husk goes further
+/// (security.md S1): its init is non-dumpable until execve, so no handle at all can be had.
+fn judge_exe_probe(who: &str, pid: i64, report: &str) {
+    assert!(
+        !report.contains("OPENED-RW"),
+        "{who} opened the binary of runtime init {pid} for writing:\n{report}"
+    );
+    let reachable = report.contains("OPENED-R") || report.contains("READLINK");
+    assert!(
+        !reachable || exe_lastingly_unwritable(pid),
+        "{who} holds a handle on the writable binary of runtime init {pid} (only ETXTBSY \
+         stops the write, until the runtime exits):\n{report}"
+    );
+    if is_husk() {
+        assert!(
+            !reachable,
+            "{who} reached /proc/{pid}/exe of husk's init: init is dumpable:\n{report}"
+        );
+    }
+}
+
 /// S1 (CVE-2019-5736): while `init` is blocked in the created state it is still the runtime's
-/// binary. A process with the container's credentials (uid 0 without CAP_SYS_PTRACE) or any
-/// other user must get no handle on `/proc/<init>/exe` — not for writing, and not even for
-/// reading (the CVE reopened a read/O_PATH handle for writing once the runtime had exited):
-/// init is non-dumpable until execve. The runtime binary stays byte-identical.
+/// binary. A host process with the container's credentials (uid 0, the container's
+/// capabilities: no CAP_SYS_PTRACE) or any other user must get no handle on
+/// `/proc/<init>/exe` that is or becomes writable (see [`judge_exe_probe`]); for husk no
+/// handle at all: init is non-dumpable until execve. The runtime binary stays byte-identical.
 #[test]
 fn s1_no_handle_on_the_runtime_binary() {
     if !can_run_containers("s1") {
@@ -137,7 +178,7 @@ fn s1_no_handle_on_the_runtime_binary() {
     // dash: `exec 3<>` opens O_RDWR without truncating, so even a vulnerable runtime's binary
     // is not damaged by the test itself.
     let probe = format!(
-        "(exec 3<> /proc/{pid}/exe) 2>/dev/null && echo OPENED-RW; \
+        "e=$( (exec 3<> /proc/{pid}/exe) 2>&1 ) && echo OPENED-RW || echo \"WRITE-ERR $e\"; \
          (exec 4< /proc/{pid}/exe) 2>/dev/null && echo OPENED-R; \
          readlink /proc/{pid}/exe >/dev/null 2>&1 && echo READLINK; echo probed"
     );
@@ -155,12 +196,15 @@ fn s1_no_handle_on_the_runtime_binary() {
         ])
         .output()
         .expect("setpriv");
-    // Uid 0 with an empty bounding set: execve leaves it without capabilities, like a
-    // container's root without CAP_SYS_PTRACE.
+    // Uid 0 with the bounding set of the container (AUDIT_WRITE, KILL, NET_BIND_SERVICE):
+    // execve leaves it exactly the container's capabilities, like the container's root. Init
+    // holds no more than that once created, so the kernel's "tracer's caps must cover the
+    // target's" rule does not protect it: only non-dumpability (or a read-only or sealed
+    // binary) does.
     let as_capless_root = Command::new("setpriv")
         .args([
             "--bounding-set",
-            "-all",
+            "-all,+audit_write,+kill,+net_bind_service",
             "--inh-caps",
             "-all",
             "--",
@@ -178,19 +222,88 @@ fn s1_no_handle_on_the_runtime_binary() {
         "probe did not run: {as_nobody:?}"
     );
     assert!(
-        capless.contains("CapEff:\t0000000000000000") && capless.contains("probed"),
-        "probe did not run without capabilities: {as_capless_root:?}"
+        capless.contains("CapEff:\t0000000020000420") && capless.contains("probed"),
+        "probe did not run with the container's capabilities: {as_capless_root:?}"
     );
-    for (who, out) in [("nobody", &nobody), ("capability-less root", &capless)] {
-        assert!(
-            !out.contains("OPENED-RW"),
-            "{who} opened the runtime binary of init (pid {pid}) for writing"
-        );
-        assert!(
-            !out.contains("OPENED-R") && !out.contains("READLINK"),
-            "{who} reached /proc/{pid}/exe of init: init is dumpable ({out})"
-        );
+    judge_exe_probe("nobody", pid, &nobody);
+    judge_exe_probe(
+        "a root process with the container's capabilities",
+        pid,
+        &capless,
+    );
+    assert_eq!(file_hash(&bin), before, "the runtime binary changed");
+}
+
+/// S1 from inside: a hostile container process (root, the default capabilities: no
+/// CAP_SYS_PTRACE) sees a second container's init join its pid namespace — what `exec` does —
+/// and, while that init is blocked in the runtime's binary, tries every process it sees:
+/// no handle on `/proc/<pid>/exe` that is or becomes writable, for husk none at all (see
+/// [`judge_exe_probe`]). The attacker is
+/// told when to probe through a file in a shared volume, and reports there.
+#[test]
+fn s1_joining_init_is_out_of_reach_from_inside() {
+    if !can_run_containers("s1_inside") {
+        return;
     }
+    let env = TestEnv::new("s1in");
+    let vol = host_dir(&env, "vol");
+    let bin = fs::canonicalize(runtime()).unwrap();
+    let before = file_hash(&bin);
+    let attack = r#"
+        while [ ! -e /vol/go ]; do sleep 0.02; done
+        for d in /proc/[0-9]*; do
+            p=${d#/proc/}
+            [ "$p" = 1 ] && continue
+            [ "$p" = "$$" ] && continue
+            cmd=$(tr '\0' ' ' < $d/cmdline 2>/dev/null)
+            case "$cmd" in *sh\ -c*|"") continue;; esac
+            echo "seen $p $cmd"
+            e=$( (exec 3<> $d/exe) 2>&1 ) && echo "OPENED-RW $p" || echo "WRITE-ERR $p $e"
+            (exec 3< $d/exe) 2>/dev/null && echo "OPENED-R $p"
+            readlink $d/exe >/dev/null 2>&1 && echo "READLINK $p"
+        done > /vol/report
+        touch /vol/done
+        sleep 30
+    "#;
+    let mut c = sh(attack);
+    c["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/vol", "type": "bind", "source": vol.to_str().unwrap(),
+        "options": ["rbind", "rw"]
+    }));
+    let a = env.bundle_with("attacker", c);
+    a.write();
+    let a_id = env.id("attacker");
+    env.run_detached(&a_id, &a);
+    let a_pid = env.state(&a_id).unwrap()["pid"].as_i64().unwrap();
+    assert!(
+        a_pid > 0,
+        "attacker: {}",
+        fs::read_to_string(env.path(&format!("{a_id}.err"))).unwrap_or_default()
+    );
+
+    let mut c = base_config(&["true"]);
+    for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "pid" {
+            ns["path"] = json!(format!("/proc/{a_pid}/ns/pid"));
+        }
+    }
+    let v = env.bundle_with("victim", c);
+    v.write();
+    let v_id = env.id("victim");
+    env.create(&v_id, &v);
+    fs::write(vol.join("go"), "").unwrap();
+    assert!(
+        wait_until(WAIT, || vol.join("done").exists()),
+        "the attacker never reported"
+    );
+    assert_eq!(env.status(&v_id), "created");
+    let report = fs::read_to_string(vol.join("report")).unwrap();
+    assert!(
+        report.lines().any(|l| l.starts_with("seen ")),
+        "the attacker did not see the joining init:\n{report}"
+    );
+    let v_pid = env.state(&v_id).unwrap()["pid"].as_i64().unwrap();
+    judge_exe_probe("a container process", v_pid, &report);
     assert_eq!(file_hash(&bin), before, "the runtime binary changed");
 }
 
