@@ -601,9 +601,9 @@ fn s5_console_symlink() {
 }
 
 /// S6 (CVE-2019-16884, CVE-2019-19921, CVE-2023-27561, CVE-2025-52881): the image's `/proc`
-/// is a symlink to a host directory while the config sets a network sysctl. Nothing lands in
-/// the host directory, the host's sysctl is unchanged; husk refuses the rootfs. With a
-/// normal rootfs the sysctl goes to the container's own network namespace.
+/// (then `/sys`) is a symlink to a host directory while the config sets a network sysctl.
+/// Nothing lands in the host directory, the host's sysctl is unchanged; husk refuses the
+/// rootfs. With a normal rootfs the sysctl goes to the container's own network namespace.
 #[test]
 fn s6_proc_symlink_and_sysctl() {
     if !can_run_containers("s6") {
@@ -612,26 +612,31 @@ fn s6_proc_symlink_and_sysctl() {
     let env = TestEnv::new("s6");
     let guard = SysctlGuard::new("/proc/sys/net/ipv4/ip_forward");
     let want = if guard.value.trim() == "1" { "0" } else { "1" };
-    let procdir = host_dir(&env, "procdir");
     let before = MountSnapshot::take();
 
     let mut c = sh("cat /proc/sys/net/ipv4/ip_forward");
     c["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": want });
-    let b = env.bundle_with("symlinked", c.clone());
-    b.write();
-    fs::remove_dir(b.rootfs().join("proc")).unwrap();
-    symlink(&procdir, b.rootfs().join("proc")).unwrap();
-    let (code, _, err) = run_fg(&env, &b, "symlinked");
-    assert!(!guard.changed(), "the host's ip_forward changed");
-    assert_eq!(
-        entries(&procdir),
-        Vec::<String>::new(),
-        "written through the /proc symlink (exit {code}, {err})"
-    );
-    let leaked = before.new_mounts(&[env.dir.to_str().unwrap()]);
-    assert!(leaked.is_empty(), "host mounts added: {leaked:?}");
-    if is_husk() {
-        assert_ne!(code, 0, "husk ran a rootfs whose /proc is a symlink");
+    for top in ["proc", "sys"] {
+        let hostdir = host_dir(&env, top);
+        let b = env.bundle_with(top, c.clone());
+        b.write();
+        fs::remove_dir(b.rootfs().join(top)).unwrap();
+        symlink(&hostdir, b.rootfs().join(top)).unwrap();
+        let (code, _, err) = run_fg(&env, &b, top);
+        assert!(
+            !guard.changed(),
+            "/{top} a symlink: the host's ip_forward changed"
+        );
+        assert_eq!(
+            entries(&hostdir),
+            Vec::<String>::new(),
+            "written through the /{top} symlink (exit {code}, {err})"
+        );
+        let leaked = before.new_mounts(&[env.dir.to_str().unwrap()]);
+        assert!(leaked.is_empty(), "host mounts added: {leaked:?}");
+        if is_husk() {
+            assert_ne!(code, 0, "husk ran a rootfs whose /{top} is a symlink");
+        }
     }
 
     // A normal rootfs: the sysctl is the container's.
