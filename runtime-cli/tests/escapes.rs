@@ -355,6 +355,26 @@ fn s2_no_leaked_fd_as_cwd() {
     assert_eq!(code, 0, "{err}");
     let fds: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(fds, ["0", "1", "2"], "fds of the container process");
+
+    // `exec --cwd /proc/self/fd/N`: the advisory's other form, through the process that
+    // joins a running container.
+    if !has_exec() {
+        println!("not applicable: s2 exec --cwd: the runtime has no exec");
+        return;
+    }
+    let b = env.bundle("running", &["sleep", "60"]);
+    let id = env.id("running");
+    env.run_detached(&id, &b);
+    for n in 3..20 {
+        let cwd = format!("/proc/self/fd/{n}");
+        let script = format!("cat {rel} 2>/dev/null; echo; pwd -P");
+        let o = env.run(&["exec", "--cwd", &cwd, &id, "sh", "-c", &script]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !out.contains(&secret),
+            "exec --cwd {cwd}: the process read a host file ({o:?})"
+        );
+    }
 }
 
 /// S3 (CVE-2021-30465, CVE-2024-45310): mount destinations below a symlink of the image that
