@@ -439,6 +439,69 @@ fn s3_mount_destination_symlinks_stay_in_the_rootfs() {
     );
 }
 
+/// S3 with a racing sibling (CVE-2021-30465, CVE-2024-45310): the volume a container shares
+/// with another one holds `x`, which the other side swaps between a directory and a symlink to
+/// a host directory as fast as it can (`renameat2(RENAME_EXCHANGE)`; a thread of the test
+/// plays the sibling container writing the shared volume). The runtime creates and mounts
+/// `/vol/x/a<i>/b` in a series of containers: nothing may ever be created in the host
+/// directory. A runtime that resolves paths fd by fd is never caught; a path-based one is
+/// caught when the swap lands between its check and its use (not on every run: a race).
+#[test]
+fn s3_racing_sibling_swaps_a_shared_volume_path() {
+    use nix::fcntl::{renameat2, RenameFlags};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if !can_run_containers("s3_race") {
+        return;
+    }
+    let env = TestEnv::new("s3race");
+    let target = host_dir(&env, "race-target");
+    let vol = host_dir(&env, "vol");
+    fs::create_dir(vol.join("x")).unwrap();
+    symlink(&target, vol.join("y")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let racer = {
+        let (stop, vol) = (stop.clone(), vol.clone());
+        std::thread::spawn(move || {
+            let dir = fs::File::open(&vol).unwrap();
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                renameat2(&dir, "x", &dir, "y", RenameFlags::RENAME_EXCHANGE).unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let before = MountSnapshot::take();
+    let mut started = 0;
+    for i in 0..30 {
+        let mut c = base_config(&["true"]);
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(json!({ "destination": "/vol", "type": "bind",
+                            "source": vol.to_str().unwrap(), "options": ["rbind", "rw"] }));
+        mounts.push(
+            json!({ "destination": format!("/vol/x/a{i}/b"), "type": "tmpfs",
+                            "source": "tmpfs" }),
+        );
+        let b = env.bundle_with(&format!("b{i}"), c);
+        b.write();
+        let (code, _, _) = run_fg(&env, &b, &format!("c{i}"));
+        started += usize::from(code == 0);
+        let found = entries(&target);
+        if !found.is_empty() {
+            stop.store(true, Ordering::Relaxed);
+            racer.join().unwrap();
+            panic!("run {i}: the runtime created {found:?} in the host directory behind the swap");
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let swaps = racer.join().unwrap();
+    assert!(swaps > 1000, "the sibling barely raced ({swaps} swaps)");
+    println!("s3 race: {started}/30 containers ran, {swaps} swaps, host untouched");
+    let leaked = before.new_mounts(&[env.dir.to_str().unwrap()]);
+    assert!(leaked.is_empty(), "host mounts added: {leaked:?}");
+}
+
 /// S8 (CVE-2026-41579) and the device half of S3: the image's `/dev` is a symlink to a host
 /// directory and the config mounts no tmpfs on /dev, or a directory below /dev is such a
 /// symlink and `linux.devices` names a node through it. No device node, default symlink or
