@@ -485,8 +485,11 @@ fn s3_racing_sibling_swaps_a_shared_volume_path() {
         );
         let b = env.bundle_with(&format!("b{i}"), c);
         b.write();
-        let (code, _, _) = run_fg(&env, &b, &format!("c{i}"));
+        let (code, _, err) = run_fg(&env, &b, &format!("c{i}"));
         started += usize::from(code == 0);
+        if code != 0 {
+            println!("s3 race: run {i} refused: {}", err.trim());
+        }
         let found = entries(&target);
         if !found.is_empty() {
             stop.store(true, Ordering::Relaxed);
