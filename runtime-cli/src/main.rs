@@ -10,6 +10,8 @@
 
 mod create;
 mod delete;
+mod exec;
+mod features;
 mod kill;
 mod list;
 mod logging;
@@ -89,6 +91,10 @@ pub enum Command {
     Resume(pause::PauseArgs),
     /// List a container's processes (host pids with --format json)
     Ps(ps::PsArgs),
+    /// Run a process in a container
+    Exec(exec::ExecArgs),
+    /// Print the features husk supports, as runtime-spec `features` JSON
+    Features(features::FeaturesArgs),
 }
 
 /// The commit this binary was built from (build.rs), or "unknown".
@@ -150,6 +156,8 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> CmdResult {
         Command::Pause(a) => pause::pause(cli, a),
         Command::Resume(a) => pause::resume(cli, a),
         Command::Ps(a) => ps::run(cli, a),
+        Command::Exec(a) => exec::run(cli, log, a),
+        Command::Features(a) => features::run(a),
     }
 }
 

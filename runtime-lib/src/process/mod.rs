@@ -7,6 +7,7 @@
 //! or a joined user namespace). The second child is created with `CLONE_PARENT`, so the
 //! runtime stays the parent of init either way.
 
+pub(crate) mod exec;
 mod init;
 pub(crate) mod sync;
 
