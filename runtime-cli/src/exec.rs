@@ -133,7 +133,7 @@ pub fn run(cli: &Cli, log: &mut Logger, a: &ExecArgs) -> CmdResult {
     match exec(cli, log, a) {
         Ok(code) => Ok(code),
         Err(msg) => {
-            log.error(&format!("exec failed: {msg}"));
+            log.error(format!("exec failed: {msg}"));
             Ok(255)
         }
     }
@@ -178,7 +178,7 @@ mod tests {
         let mut v = vec!["husk", "exec"];
         v.extend(args);
         match crate::Cli::try_parse_from(v).unwrap().command {
-            Some(crate::Command::Exec(a)) => a,
+            Some(crate::Command::Exec(a)) => *a,
             other => panic!("{other:?}"),
         }
     }

@@ -92,7 +92,7 @@ pub enum Command {
     /// List a container's processes (host pids with --format json)
     Ps(ps::PsArgs),
     /// Run a process in a container
-    Exec(exec::ExecArgs),
+    Exec(Box<exec::ExecArgs>),
     /// Print the features husk supports, as runtime-spec `features` JSON
     Features(features::FeaturesArgs),
 }

@@ -145,7 +145,7 @@ fn exec_detach_writes_the_pid_file() {
     let pid = text.parse::<i32>().unwrap();
     let cmdline = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
     assert_eq!(
-        cmdline, "sleep\0500\0",
+        cmdline, "sleep\x00500\x00",
         "the pid file names the exec'd process"
     );
     assert_eq!(
