@@ -401,3 +401,90 @@ fn features_describes_the_runtime() {
         assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], false);
     }
 }
+
+/// Receive the console socket's one message and start `cat` copying the pty master it carries
+/// into `out`; returns the payload (the pty name) and the reader.
+///
+/// Tests have no `unsafe`, so the received raw fd is never owned: it arrives without
+/// O_CLOEXEC, the reader inherits it, and our copy is closed (as the conformance harness does).
+fn read_pty_into(
+    conn: &std::os::unix::net::UnixStream,
+    out: &std::path::Path,
+) -> (String, std::process::Child) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let mut buf = [0u8; 4096];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 2]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<UnixAddr>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(f) = c {
+            fds.extend(f);
+        }
+    }
+    let n = msg.bytes;
+    assert_eq!(fds.len(), 1, "exactly one fd with the console message");
+    let name = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec timeout 20 cat <&{}", fds[0]))
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    nix::unistd::close(fds[0]).unwrap();
+    (name, child)
+}
+
+#[test]
+fn exec_with_a_terminal_sends_the_pty_to_the_console_socket() {
+    if !can_run_containers("exec_tty") {
+        return;
+    }
+    let env = TestEnv::new("exectty");
+    let (id, _, _) = sleeper(&env, "c");
+    let sock = env.path("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let (code, err) = env.run_to_files(
+        "exec",
+        &[
+            "exec",
+            "--detach",
+            "--tty",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            "tty; echo hello-pty; sleep 1",
+        ],
+    );
+    assert_eq!(code, 0, "exec --tty --console-socket: {err}");
+    let (conn, _) = listener.accept().unwrap();
+    let out_path = env.path("pty.out");
+    let (name, mut reader) = read_pty_into(&conn, &out_path);
+    assert!(!name.is_empty(), "the message names the pty");
+    let read = || fs::read_to_string(&out_path).unwrap_or_default();
+    let ok = wait_until(WAIT, || read().contains("hello-pty"));
+    let _ = reader.kill();
+    let _ = reader.wait();
+    let out = read();
+    assert!(ok, "pty output: {out:?}");
+    assert!(out.contains("/dev/pts/"), "stdio is the pty: {out:?}");
+
+    // Without --detach and without a socket, husk relays the terminal itself (runc 1.1 needs
+    // the caller's /dev/tty for this, which tests do not have).
+    if is_husk() {
+        let (code, out, err) = exec(&env, &["-t", &id, "sh", "-c", "tty; exit 4"]);
+        assert_eq!(code, 4, "{err}");
+        assert!(out.contains("/dev/pts/"), "{out:?}");
+    }
+}
