@@ -488,3 +488,31 @@ fn exec_with_a_terminal_sends_the_pty_to_the_console_socket() {
         assert!(out.contains("/dev/pts/"), "{out:?}");
     }
 }
+
+#[test]
+fn exec_and_init_start_with_default_signal_state() {
+    if !can_run_containers("exec_signal_state") {
+        return;
+    }
+    let env = TestEnv::new("execsigst");
+    let (id, _, init) = sleeper(&env, "c");
+    // The foreground exec blocks the signals it forwards before forking: the process must
+    // not inherit that mask, nor the SIGPIPE disposition of the runtime (Rust ignores it).
+    // Other ignored signals are the caller's own and are inherited, as with runc.
+    let sigpipe_ignored = |status: &str| {
+        let ign = status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:\t"))
+            .expect("SigIgn line");
+        u64::from_str_radix(ign.trim(), 16).unwrap() & (1 << (13 - 1)) != 0
+    };
+    let (code, out, err) = exec(&env, &[&id, "cat", "/proc/self/status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("SigBlk:\t0000000000000000"), "{out}");
+    assert!(
+        !sigpipe_ignored(&out),
+        "exec'd process ignores SIGPIPE: {out}"
+    );
+    let st = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
+    assert!(!sigpipe_ignored(&st), "init ignores SIGPIPE: {st}");
+}

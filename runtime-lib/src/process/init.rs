@@ -280,6 +280,9 @@ fn init(
         crate::hooks::run("startContainer", start_hooks, &state)
             .map_err(|e| fail(e.to_string(), None))?;
     }
+    // The Rust runtime ignores SIGPIPE; an ignored signal stays ignored across execve.
+    crate::sys::process::reset_signals_for_exec()
+        .map_err(|e| sys_err("rt_sigprocmask(SIG_SETMASK, [])", e))?;
     if nnp {
         security::set_no_new_privs().map_err(|e| fail(e.to_string(), e.source.errno()))?;
         if let Some(prog) = plan.seccomp.as_ref().filter(|_| notify.is_none()) {
