@@ -516,3 +516,69 @@ fn exec_and_init_start_with_default_signal_state() {
     let st = fs::read_to_string(format!("/proc/{init}/status")).unwrap();
     assert!(!sigpipe_ignored(&st), "init ignores SIGPIPE: {st}");
 }
+
+#[test]
+fn exec_ignore_paused_joins_the_frozen_cgroup() {
+    if !can_run_containers("exec_ignore_paused") {
+        return;
+    }
+    if is_runc() {
+        // runc 1.1.5 puts its setns helper in the frozen cgroup and waits for it forever.
+        println!("exec_ignore_paused_joins_the_frozen_cgroup: runc 1.1.5 hangs here");
+        return;
+    }
+    let env = TestEnv::new("execpaused");
+    let (id, _, _) = sleeper(&env, "c");
+    assert!(env.run(&["pause", &id]).status.success());
+    let pf = env.path("exec.pid");
+    let (code, err) = env.run_to_files(
+        "exec",
+        &[
+            "exec",
+            "--detach",
+            "--ignore-paused",
+            "--pid-file",
+            pf.to_str().unwrap(),
+            &id,
+            "sh",
+            "-c",
+            "echo ran > /dev/shm/ran; sleep 600",
+        ],
+    );
+    assert_eq!(code, 0, "exec --ignore-paused: {err}");
+    let pid: i64 = fs::read_to_string(&pf).unwrap().parse().unwrap();
+    let o = env.run(&["ps", "--format", "json", &id]);
+    let pids: Vec<i64> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        pids.contains(&pid),
+        "{pid} not in the container's cgroup: {pids:?}"
+    );
+    assert!(env.run(&["resume", &id]).status.success());
+    let init = env.state(&id).unwrap()["pid"].as_i64().unwrap();
+    let shm = format!("/proc/{init}/root/dev/shm/ran");
+    assert!(
+        wait_until(WAIT, || fs::read_to_string(&shm)
+            .is_ok_and(|s| s == "ran\n")),
+        "the exec'd process did not run after resume"
+    );
+}
+
+#[test]
+fn exec_process_oom_score_adj() {
+    if !can_run_containers("exec_oom_score_adj") {
+        return;
+    }
+    if is_runc() {
+        println!("exec_process_oom_score_adj: runc 1.1.5 ignores process.oomScoreAdj on exec");
+        return;
+    }
+    let env = TestEnv::new("execoom");
+    let (id, _, _) = sleeper(&env, "c");
+    let f = env.path("p.json");
+    let p = json!({"user": {"uid": 0, "gid": 0}, "args": ["cat", "/proc/self/oom_score_adj"],
+                   "cwd": "/", "env": ["PATH=/bin"], "oomScoreAdj": 500});
+    fs::write(&f, p.to_string()).unwrap();
+    let (code, out, err) = exec(&env, &["--process", f.to_str().unwrap(), &id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "500");
+}

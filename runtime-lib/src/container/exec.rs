@@ -291,7 +291,8 @@ impl Container {
     /// an invalid process field (named), or a failure in the new process before `execve`
     /// ("executable file not found in $PATH").
     pub fn exec(&self, opts: ExecOptions) -> Result<ExecProcess> {
-        match self.status() {
+        let status = self.status();
+        match status {
             Status::Stopped => return Err(self.wrong("cannot exec in a stopped container")),
             Status::Creating => {
                 return Err(self.wrong("cannot exec in a container that is being created"))
@@ -394,7 +395,12 @@ impl Container {
             crate::security::seccomp::send_to_listener(path, &json, fd.as_fd())?;
             Ok(())
         };
-        let pid = pexec::spawn(&cfg, cgroup.as_deref(), &notify)?;
+        // In a frozen cgroup the process could not even finish its setup: with
+        // --ignore-paused it joins the cgroup once it has exec'd (and freezes there). Until
+        // then it runs outside the container's cgroup limits, a window only this flag opens.
+        let paused = status == Status::Paused;
+        let early = if paused { None } else { cgroup.as_deref() };
+        let pid = pexec::spawn(&cfg, early, &notify)?;
         drop(console_socket);
         let reap = |e: Error| {
             let _ = nix::sys::signal::kill(
@@ -404,6 +410,9 @@ impl Container {
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
             e
         };
+        if let (true, Some(m)) = (paused, cgroup.as_deref()) {
+            m.add_process(pid).map_err(|e| reap(e.into()))?;
+        }
         let console = match console_peer {
             Some(sock) => Some(crate::process::recv_console(&sock).map_err(reap)?),
             None => None,

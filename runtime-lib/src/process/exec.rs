@@ -140,6 +140,12 @@ pub(crate) fn spawn(
     if let (Some(m), false) = (cgroup, into_cgroup) {
         m.add_process(first)?;
     }
+    if let Some(adj) = cfg.process.oom_score_adj() {
+        // Through the host's /proc, before A joins anything: B inherits it from A.
+        let p = format!("/proc/{first}/oom_score_adj");
+        std::fs::write(&p, adj.to_string())
+            .map_err(|e| Error::sys(format!("write {p} ({adj}) for process.oomScoreAdj"), e))?;
+    }
     let send = |m: ToChild| {
         parent_end
             .send_child(m)
