@@ -146,7 +146,7 @@ impl ExecOptions {
     /// an unknown `--cap`.
     pub fn resolve(&self, defaults: &ExecDefaults) -> Result<Process> {
         let base = defaults.process.clone().unwrap_or_default();
-        let mut p = match &self.process {
+        let p = match &self.process {
             Some(p) => {
                 let cli_set = !self.args.is_empty()
                     || self.tty
@@ -227,8 +227,6 @@ impl ExecOptions {
             }
         };
         validate(&p)?;
-        // Keep the process object's own order of fields untouched otherwise.
-        p.set_command_line(None);
         Ok(p)
     }
 }
@@ -368,6 +366,7 @@ impl Container {
         let cgroup = self.state.cgroup.as_ref().map(cgroups::from_config);
         let cfg = ExecConfig {
             id: &self.state.id,
+            init_pid: init,
             process: &process,
             seccomp: seccomp.as_ref(),
             no_new_keyring: defaults.no_new_keyring,

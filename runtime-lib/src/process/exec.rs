@@ -43,6 +43,8 @@ use crate::Error;
 pub(crate) struct ExecConfig<'a> {
     /// The container id (names the session keyring).
     pub id: &'a str,
+    /// Host pid of the container's init, whose namespaces are joined (for messages).
+    pub init_pid: i32,
     /// The process to run, complete (defaults already merged in).
     pub process: &'a Process,
     /// The container's seccomp filter.
@@ -227,15 +229,21 @@ fn child_main(cfg: &ExecConfig<'_>, ch: Channel) -> ! {
 
 fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorData> {
     let process = cfg.process;
+    // S1 (CVE-2019-5736): until execve this process IS the husk binary, inside a container
+    // whose processes are hostile. Non-dumpable, its /proc/<pid>/exe and memory are out of
+    // reach of anyone without CAP_SYS_PTRACE over the host's user namespace. B inherits it;
+    // execve of the container's program resets it.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| sys_err("prctl(PR_SET_DUMPABLE, 0)", e))?;
     expect(ch, ToChild::Go)?;
     let mut user_ns = false;
     for (t, fd) in cfg.namespaces {
         setns(fd.as_fd(), clone_flag(*t)).map_err(|e| {
             sys_err(
                 format!(
-                    "setns(/proc/<init>/ns/{}, {:?})",
+                    "setns(/proc/{}/ns/{}, {:#x})",
+                    cfg.init_pid,
                     proc_name(*t),
-                    clone_flag(*t)
+                    clone_flag(*t).bits()
                 ),
                 e,
             )
