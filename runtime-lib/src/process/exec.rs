@@ -260,6 +260,12 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
         }
         Err(e) => return Err(sys_err("clone(CLONE_PARENT)", e)),
     }
+    if user_ns {
+        // Become root of the joined user namespace (when root is mapped, as runc's nsexec
+        // does): the pty and keyring made below need a mapped owner (else EOVERFLOW).
+        let _ = crate::sys::process::setresgid(0);
+        let _ = crate::sys::process::setresuid(0);
+    }
     // runc's exec'd processes lead their own session, like init.
     nix::unistd::setsid().map_err(|e| sys_err("setsid()", e))?;
     if !cfg.no_new_keyring {
