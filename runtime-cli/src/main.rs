@@ -10,6 +10,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
@@ -21,6 +22,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -95,6 +97,10 @@ pub enum Command {
     Exec(Box<exec::ExecArgs>),
     /// Print the features husk supports, as runtime-spec `features` JSON
     Features(features::FeaturesArgs),
+    /// Change a container's resources (--resources=- reads LinuxResources JSON)
+    Update(update::UpdateArgs),
+    /// Print cgroup statistics (--stats once, else every --interval) and OOM events
+    Events(events::EventsArgs),
 }
 
 /// The commit this binary was built from (build.rs), or "unknown".
@@ -160,6 +166,8 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> CmdResult {
         Command::Ps(a) => ps::run(cli, a),
         Command::Exec(a) => exec::run(cli, log, a),
         Command::Features(a) => features::run(a),
+        Command::Update(a) => update::run(cli, a),
+        Command::Events(a) => events::run(cli, a),
     }
 }
 

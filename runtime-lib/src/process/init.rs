@@ -70,6 +70,10 @@ fn init(
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref().expect("validated");
 
+    // S1 (CVE-2019-5736): until execve, this process is the husk binary; non-dumpable, its
+    // /proc/<pid>/exe and memory are out of reach of other processes in the container. execve
+    // restores dumpability for the user program.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| sys_err("prctl(PR_SET_DUMPABLE, 0)", e))?;
     expect(ch, ToChild::Go)?;
 
     // Open every namespace to join BEFORE joining any: after setns(mnt) the paths would
@@ -122,8 +126,9 @@ fn init(
             Err(e) => return Err(sys_err("clone(CLONE_PARENT)", e)),
         }
     }
-    if ns.is_new(LinuxNamespaceType::User) {
-        // Become root of the new user namespace when root is mapped (as runc's nsexec does).
+    if ns.has(LinuxNamespaceType::User) {
+        // Become root of the (new or joined) user namespace when root is mapped, as runc's
+        // nsexec does: files made from now on must be owned by a mapped id (else EOVERFLOW).
         let _ = crate::sys::process::setresgid(0);
         let _ = crate::sys::process::setresuid(0);
     }
