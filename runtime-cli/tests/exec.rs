@@ -582,3 +582,53 @@ fn exec_process_oom_score_adj() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "500");
 }
+
+#[test]
+fn exec_joins_the_user_namespace() {
+    if !can_run_containers("exec_userns") {
+        return;
+    }
+    let env = TestEnv::new("execuserns");
+    let id = env.id("c");
+    let mut config = base_config(&["sleep", "600"]);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // sysfs and cgroupfs need more than a user namespace of their own: not what this tests.
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| !m["destination"].as_str().unwrap().starts_with("/sys"));
+    let b = env.bundle_with("b", config);
+    b.write();
+    env.run_detached(&id, &b);
+    let (code, out, err) = exec(&env, &[&id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    assert_eq!(code, 0, "{err}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "100000", "65536"], "{out}");
+    let pf = env.path("exec.pid");
+    let (code, err) = env.run_to_files(
+        "d",
+        &[
+            "exec",
+            "-d",
+            "--pid-file",
+            pf.to_str().unwrap(),
+            "-u",
+            "1000:1000",
+            &id,
+            "sleep",
+            "500",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let pid = fs::read_to_string(&pf).unwrap();
+    let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        st.contains("Uid:\t101000\t101000\t101000\t101000"),
+        "uid 1000 of the container is host uid 101000: {st}"
+    );
+}
