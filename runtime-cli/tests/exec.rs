@@ -632,3 +632,36 @@ fn exec_joins_the_user_namespace() {
         "uid 1000 of the container is host uid 101000: {st}"
     );
 }
+
+#[test]
+fn exec_sets_home_like_runc() {
+    if !can_run_containers("exec_home") {
+        return;
+    }
+    let env = TestEnv::new("exechome");
+    let (id, b, _) = sleeper(&env, "c");
+    fs::write(
+        b.rootfs().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nsvc:x:1000:1000::/srv/svc:/bin/sh\n",
+    )
+    .unwrap();
+    let home = |extra: &[&str]| {
+        let mut a = extra.to_vec();
+        a.extend([id.as_str(), "sh", "-c", "echo \"$HOME\""]);
+        let (code, out, err) = exec(&env, &a);
+        assert_eq!(code, 0, "{err}");
+        out.trim().to_owned()
+    };
+    assert_eq!(
+        home(&[]),
+        "/root",
+        "root's home from the container's /etc/passwd"
+    );
+    assert_eq!(home(&["-u", "1000"]), "/srv/svc");
+    assert_eq!(home(&["-u", "1234"]), "/", "a user without a passwd entry");
+    assert_eq!(
+        home(&["-e", "HOME=/given"]),
+        "/given",
+        "an explicit HOME stays"
+    );
+}

@@ -321,7 +321,7 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
         Ok(p) if p.is_absolute() => {}
         _ => return Err(fail("current working directory is outside of container mount namespace root -- possible container breakout detected", None)),
     }
-    let env = process.env().clone().unwrap_or_default();
+    let env = super::with_home(process.env().clone().unwrap_or_default(), user.uid());
     let args = process.args().clone().unwrap_or_default();
     let Some(arg0) = args.first() else {
         return Err(fail("process.args: must name the program to run", None));

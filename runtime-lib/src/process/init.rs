@@ -241,7 +241,7 @@ fn init(
         _ => return Err(fail("current working directory is outside of container mount namespace root -- possible container breakout detected", None)),
     }
 
-    let env = process.env().clone().unwrap_or_default();
+    let env = super::with_home(process.env().clone().unwrap_or_default(), user.uid());
     let args = process.args().clone().unwrap_or_default();
     let exe = super::look_path(&args[0], &env).map_err(|m| fail(m, Some(libc::ENOENT)))?;
 
