@@ -85,6 +85,9 @@ pub struct StateFile {
     /// The resources in force (`linux.resources`, then every `update`).
     #[serde(default)]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// What `exec` takes from the config (absent in states written before it existed).
+    #[serde(default)]
+    pub exec: Option<crate::container::ExecDefaults>,
 }
 
 impl StateFile {
@@ -105,6 +108,7 @@ impl StateFile {
             annotations: Default::default(),
             hooks: None,
             resources: None,
+            exec: None,
         }
     }
 }
@@ -383,6 +387,7 @@ mod tests {
             annotations: Default::default(),
             hooks: None,
             resources: None,
+            exec: None,
         };
         d.save(&s).unwrap();
         assert_eq!(d.load().unwrap(), s);
