@@ -1,0 +1,135 @@
+#!/bin/sh
+# The checks of the cgroup v2 lab, run by busybox sh inside the VM (lab/vm-init.sh) as root on a
+# cgroup v2-only kernel, against the static husk at /bin/husk and the bundles of
+# lab/vm-bundles.sh. Each check prints PASS: or FAIL: with what it saw; the last line is
+# `LAB-RESULT: N passed, M failed`.
+B=/lab/bundles
+CG=/sys/fs/cgroup
+H="husk --root /run/husk"
+pass=0
+fail=0
+ok() { echo "PASS: $*"; pass=$((pass + 1)); }
+bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
+# check NAME CONDITION-COMMAND...: PASS/FAIL on the command's status.
+check() {
+    name=$1
+    shift
+    if "$@"; then ok "$name"; else bad "$name"; fi
+}
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+# run ID: `husk run` in the foreground; sets out (stdout+stderr) and rc (its exit status).
+run() {
+    out=$($H run --bundle "$B/$1" "lab-$1" 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | sed "s/^/  [$1] /"
+    echo "  [$1] exit $rc"
+}
+status() { $H state "$1" 2>/dev/null | grep -o '"status": *"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"'; }
+state_pid() { $H state "$1" 2>/dev/null | grep -o '"pid": *[0-9]*' | grep -o '[0-9]*$'; }
+gone() { [ ! -e "$CG/husk-lab/$1" ]; }
+
+echo "lab: husk $($H --version 2>&1 | head -n1)"
+
+# A first container on cgroup v2, with its cgroup namespace: it sees itself at the root and
+# the controllers husk enabled for it.
+run smoke
+check "smoke: husk run exits 0" [ "$rc" = 0 ]
+check "smoke: the container is at / of its cgroup namespace" has "$out" '^0::/$'
+check "smoke: memory, pids and cpu reach the container's cgroup" \
+    sh -c "echo '$out' | grep -q memory && echo '$out' | grep -q pids && echo '$out' | grep -q cpu"
+check "smoke: deleted with its cgroup" gone smoke
+
+# (a) memory.max 32 MiB: the memory hog is OOM-killed (SIGKILL: 128+9).
+run memory
+check "memory: memory.max reads 33554432 inside" has "$out" '^memory.max=33554432$'
+check "memory: the hog is OOM-killed, husk run exits 137 (got $rc)" [ "$rc" = 137 ]
+check "memory: deleted with its cgroup" gone memory
+
+# (b) pids.max 10: forking beyond the limit fails with EAGAIN, the sleepers stay under it.
+run pids
+check "pids: pids.max reads 10 inside" has "$out" '^pids.max=10$'
+check "pids: fork fails beyond the limit" has "$out" "can't fork"
+n=$(printf '%s\n' "$out" | sed -n 's/^sleepers=//p')
+check "pids: fewer than 10 sleepers started of 20 (got $n)" sh -c "[ -n '$n' ] && [ '$n' -lt 10 ]"
+check "pids: pids.events counts the refused forks" sh -c "echo '$out' | grep -q '^pids.events.max=[1-9]'"
+
+# (c) cpu.max and the shares → weight conversion, and a busy loop gets throttled.
+run cpu
+check "cpu: cpu.max reads '50000 100000' inside" has "$out" '^cpu.max=50000_100000$'
+check "cpu: cpu.weight 20 from shares 512" has "$out" '^cpu.weight=20$'
+check "cpu: a busy loop is throttled (nr_throttled > 0)" has "$out" '^nr_throttled=[1-9]'
+
+# (d) devices: the eBPF device program denies /dev/kmsg with EPERM, allows /dev/null; with an
+# allow rule for c 1:11 the same write works.
+run devices
+check "devices: /dev/null works" has "$out" '^null-ok$'
+check "devices: writing /dev/kmsg fails with EPERM" has "$out" 'kmsg: Operation not permitted'
+check "devices: ...and nothing was written" sh -c "! echo '$out' | grep -q kmsg-written"
+run devices-allow
+check "devices: with an allow rule for c 1:11 w, /dev/kmsg is writable" has "$out" '^kmsg-written$'
+
+# (e) pause/resume with cgroup.freeze: a counter stops while paused and goes on after resume.
+rm -f /lab/out/n
+$H run -d --bundle "$B/pause" lab-pause </dev/null >/dev/null 2>/tmp/pause.err
+rc=$?
+check "pause: husk run -d exits 0" [ "$rc" = 0 ]
+cat /tmp/pause.err
+i=0
+while [ ! -s /lab/out/n ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+pid=$(state_pid lab-pause)
+check "pause: the container is running and counting (pid $pid)" \
+    sh -c "[ '$(status lab-pause)' = running ] && [ -s /lab/out/n ]"
+$H pause lab-pause
+check "pause: husk pause exits 0" [ $? = 0 ]
+check "pause: husk state says paused" [ "$(status lab-pause)" = paused ]
+check "pause: cgroup.freeze is 1 and cgroup.events says frozen" \
+    sh -c "[ \$(cat $CG/husk-lab/pause/cgroup.freeze) = 1 ] && grep -qx 'frozen 1' $CG/husk-lab/pause/cgroup.events"
+a=$(cat /lab/out/n)
+sleep 1
+b=$(cat /lab/out/n)
+check "pause: the counter stands still while paused ($a, then $b)" [ "$a" = "$b" ]
+$H resume lab-pause
+check "pause: husk resume exits 0" [ $? = 0 ]
+check "pause: husk state says running" [ "$(status lab-pause)" = running ]
+sleep 1
+c=$(cat /lab/out/n)
+check "pause: the counter goes on after resume ($b, then $c)" [ "$c" -gt "$b" ]
+
+# (f) delete leaves no cgroup behind: the paused-then-resumed one, one with the default
+# cgroupsPath (found from /proc/<pid>/cgroup), and one whose create failed halfway.
+$H kill lab-pause KILL
+i=0
+while [ "$(status lab-pause)" != stopped ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+$H delete lab-pause
+check "delete: husk delete exits 0" [ $? = 0 ]
+check "delete: no cgroup left for the paused container" gone pause
+
+$H run -d --bundle "$B/default-path" lab-default-path </dev/null >/dev/null 2>&1
+pid=$(state_pid lab-default-path)
+path=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup 2>/dev/null)
+echo "  [default-path] pid $pid in cgroup $path"
+check "delete: the default cgroupsPath is a cgroup of its own" \
+    sh -c "[ -n '$path' ] && [ '$path' != / ] && [ -d '$CG$path' ]"
+$H delete --force lab-default-path
+check "delete --force: exits 0" [ $? = 0 ]
+check "delete --force: no cgroup left at the default path" sh -c "[ -n '$path' ] && [ ! -e '$CG$path' ]"
+
+run failed
+check "failed create: husk run fails (exit $rc)" [ "$rc" != 0 ]
+check "failed create: no cgroup left" gone failed
+check "failed create: no state left" sh -c "! $H state lab-failed >/dev/null 2>&1"
+
+# (g) CLONE_INTO_CGROUP: right after create the init is already in the container's cgroup.
+$H create --bundle "$B/clone-into" lab-clone-into </dev/null >/dev/null 2>/tmp/create.err
+check "clone-into: husk create exits 0" [ $? = 0 ]
+cat /tmp/create.err
+pid=$(state_pid lab-clone-into)
+cg=$(cat /proc/"$pid"/cgroup 2>/dev/null)
+echo "  [clone-into] pid $pid: $cg"
+check "clone-into: /proc/<pid>/cgroup is 0::/husk-lab/clone-into right after create" \
+    [ "$cg" = "0::/husk-lab/clone-into" ]
+check "clone-into: the pid is in the cgroup's cgroup.procs" grep -qx "$pid" "$CG/husk-lab/clone-into/cgroup.procs"
+$H delete --force lab-clone-into
+check "clone-into: deleted with its cgroup" gone clone-into
+
+echo "LAB-RESULT: $pass passed, $fail failed"
