@@ -7,12 +7,15 @@
 bundle smoke '.process.args = ["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/cgroup.controllers"]'
 
 # (a) memory.max 32 MiB: `tail /dev/zero` keeps one endless line in memory until the OOM killer.
+# The shell survives it (the killer takes the biggest task), reports memory.events (an OOM of
+# the whole VM would kill the hog too, but not count there) and exits with the hog's status.
 bundle memory '.linux.resources.memory = {limit: 33554432}
-    | .process.args = ["sh", "-c", "echo memory.max=$(cat /sys/fs/cgroup/memory.max); exec tail /dev/zero"]'
+    | .process.args = ["sh", "-c", "echo memory.max=$(cat /sys/fs/cgroup/memory.max); tail /dev/zero; rc=$?; while read k v; do echo memory.events.$k=$v; done < /sys/fs/cgroup/memory.events; exit $rc"]'
 
 # (b) pids.max 10: a shell that forks 20 sleepers must fail to fork (busybox sh exits on it).
+# Afterwards every fork fails, so the report uses only shell builtins (read, echo).
 bundle pids '.linux.resources.pids = {limit: 10}
-    | .process.args = ["sh", "-c", "echo pids.max=$(cat /sys/fs/cgroup/pids.max); sh -c \"for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 60 & done\" 2>/dev/shm/err; cat /dev/shm/err; echo sleepers=$(pidof sleep | wc -w); echo pids.events.$(cat /sys/fs/cgroup/pids.events | tr \" \" =)"]'
+    | .process.args = ["sh", "-c", "read max < /sys/fs/cgroup/pids.max; echo pids.max=$max; sh -c \"for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do sleep 60 & done\"; read cur < /sys/fs/cgroup/pids.current; echo pids.current=$cur; read ev < /sys/fs/cgroup/pids.events; echo \"pids.events: $ev\""]'
 
 # (c) cpu.max 50 ms per 100 ms and shares 512 (→ cpu.weight 20, runc'\''s conversion): a busy loop
 # for 1 s must be throttled.
@@ -41,3 +44,15 @@ bundle failed '.mounts += [{destination: "/x", type: "bind", source: "/lab/missi
 
 # (g) CLONE_INTO_CGROUP: the init is in its cgroup right after create.
 bundle clone-into '.process.args = ["true"]'
+
+# More fields, read back from inside the container's own cgroup (and cpuset from its effect on
+# the process's affinity): cpuset, memory reservation/swap, hugetlb, unified.
+bundle fields '.linux.resources.cpu = {cpus: "1", mems: "0"}
+    | .linux.resources.memory = {limit: 67108864, reservation: 16777216, swap: 100663296}
+    | .linux.resources.hugepageLimits = [{pageSize: "2MB", limit: 4194304}]
+    | .linux.resources.unified = {"memory.high": "50331648"}
+    | .process.args = ["sh", "-c", "grep Cpus_allowed_list /proc/self/status | tr -d \"\\t \"; cd /sys/fs/cgroup; for f in cpuset.cpus cpuset.mems memory.max memory.low memory.swap.max memory.high hugetlb.2MB.max; do echo $f=$(cat $f); done"]'
+
+# Without a cgroup namespace the container sees its full path.
+bundle no-cgroupns '.linux.namespaces |= map(select(.type != "cgroup"))
+    | .process.args = ["cat", "/proc/self/cgroup"]'

@@ -17,6 +17,7 @@ check() {
     if "$@"; then ok "$name"; else bad "$name"; fi
 }
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+lacks() { ! has "$@"; }
 # run ID: `husk run` in the foreground; sets out (stdout+stderr) and rc (its exit status).
 run() {
     out=$($H run --bundle "$B/$1" "lab-$1" 2>&1)
@@ -35,23 +36,25 @@ echo "lab: husk $($H --version 2>&1 | head -n1)"
 run smoke
 check "smoke: husk run exits 0" [ "$rc" = 0 ]
 check "smoke: the container is at / of its cgroup namespace" has "$out" '^0::/$'
-check "smoke: memory, pids and cpu reach the container's cgroup" \
-    sh -c "echo '$out' | grep -q memory && echo '$out' | grep -q pids && echo '$out' | grep -q cpu"
+for c in memory pids cpu; do
+    check "smoke: $c reaches the container's cgroup" has "$out" "\\<$c\\>"
+done
 check "smoke: deleted with its cgroup" gone smoke
 
 # (a) memory.max 32 MiB: the memory hog is OOM-killed (SIGKILL: 128+9).
 run memory
 check "memory: memory.max reads 33554432 inside" has "$out" '^memory.max=33554432$'
 check "memory: the hog is OOM-killed, husk run exits 137 (got $rc)" [ "$rc" = 137 ]
+check "memory: by the cgroup's OOM killer (memory.events oom_kill 1)" has "$out" '^memory.events.oom_kill=1$'
 check "memory: deleted with its cgroup" gone memory
 
 # (b) pids.max 10: forking beyond the limit fails with EAGAIN, the sleepers stay under it.
 run pids
 check "pids: pids.max reads 10 inside" has "$out" '^pids.max=10$'
 check "pids: fork fails beyond the limit" has "$out" "can't fork"
-n=$(printf '%s\n' "$out" | sed -n 's/^sleepers=//p')
-check "pids: fewer than 10 sleepers started of 20 (got $n)" sh -c "[ -n '$n' ] && [ '$n' -lt 10 ]"
-check "pids: pids.events counts the refused forks" sh -c "echo '$out' | grep -q '^pids.events.max=[1-9]'"
+n=$(printf '%s\n' "$out" | sed -n 's/^pids.current=//p')
+check "pids: pids.current stays within 10 (got $n)" sh -c "[ -n '$n' ] && [ '$n' -le 10 ]"
+check "pids: pids.events counts the refused forks" has "$out" '^pids.events: max [1-9]'
 
 # (c) cpu.max and the shares → weight conversion, and a busy loop gets throttled.
 run cpu
@@ -64,7 +67,7 @@ check "cpu: a busy loop is throttled (nr_throttled > 0)" has "$out" '^nr_throttl
 run devices
 check "devices: /dev/null works" has "$out" '^null-ok$'
 check "devices: writing /dev/kmsg fails with EPERM" has "$out" 'kmsg: Operation not permitted'
-check "devices: ...and nothing was written" sh -c "! echo '$out' | grep -q kmsg-written"
+check "devices: ...and nothing was written" lacks "$out" 'kmsg-written'
 run devices-allow
 check "devices: with an allow rule for c 1:11 w, /dev/kmsg is writable" has "$out" '^kmsg-written$'
 
@@ -120,9 +123,17 @@ check "failed create: no cgroup left" gone failed
 check "failed create: no state left" sh -c "! $H state lab-failed >/dev/null 2>&1"
 
 # (g) CLONE_INTO_CGROUP: right after create the init is already in the container's cgroup.
-$H create --bundle "$B/clone-into" lab-clone-into </dev/null >/dev/null 2>/tmp/create.err
-check "clone-into: husk create exits 0" [ $? = 0 ]
+# And it was born there: husk create runs alone in a cgroup with pids.max 1, so a plain fork
+# of the init (charged to the parent's cgroup, then moved) fails with EAGAIN; clone3 with
+# CLONE_INTO_CGROUP charges the new task to the target cgroup only.
+mkdir -p $CG/lab-tight
+echo +pids > $CG/cgroup.subtree_control
+echo 1 > $CG/lab-tight/pids.max
+sh -c "echo \$\$ > $CG/lab-tight/cgroup.procs && exec $H create --bundle $B/clone-into lab-clone-into" \
+    </dev/null >/dev/null 2>/tmp/create.err
+check "clone-into: husk create exits 0 from a cgroup with pids.max 1" [ $? = 0 ]
 cat /tmp/create.err
+rmdir $CG/lab-tight
 pid=$(state_pid lab-clone-into)
 cg=$(cat /proc/"$pid"/cgroup 2>/dev/null)
 echo "  [clone-into] pid $pid: $cg"
@@ -131,5 +142,17 @@ check "clone-into: /proc/<pid>/cgroup is 0::/husk-lab/clone-into right after cre
 check "clone-into: the pid is in the cgroup's cgroup.procs" grep -qx "$pid" "$CG/husk-lab/clone-into/cgroup.procs"
 $H delete --force lab-clone-into
 check "clone-into: deleted with its cgroup" gone clone-into
+
+# More fields: cpuset (the process's affinity), memory reservation → memory.low, swap →
+# memory.swap.max = swap - limit (runc's conversion), hugetlb, unified.
+run fields
+check "fields: cpus 1 pins the process (Cpus_allowed_list 1)" has "$out" '^Cpus_allowed_list:1$'
+for kv in cpuset.cpus=1 cpuset.mems=0 memory.max=67108864 memory.low=16777216 \
+    memory.swap.max=33554432 memory.high=50331648 hugetlb.2MB.max=4194304; do
+    check "fields: $kv" has "$out" "^$kv\$"
+done
+
+run no-cgroupns
+check "no cgroupns: /proc/self/cgroup shows 0::/husk-lab/no-cgroupns" has "$out" '^0::/husk-lab/no-cgroupns$'
 
 echo "LAB-RESULT: $pass passed, $fail failed"
