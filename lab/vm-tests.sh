@@ -82,6 +82,8 @@ while [ ! -s /lab/out/n ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 pid=$(state_pid lab-pause)
 check "pause: the container is running and counting (pid $pid)" \
     sh -c "[ '$(status lab-pause)' = running ] && [ -s /lab/out/n ]"
+ps=$($H ps --format json lab-pause 2>&1)
+check "ps: husk ps --format json lists the init ($pid in $ps)" has "$ps" "\\<$pid\\>"
 $H pause lab-pause
 check "pause: husk pause exits 0" [ $? = 0 ]
 check "pause: husk state says paused" [ "$(status lab-pause)" = paused ]
@@ -113,8 +115,13 @@ path=$(sed -n 's/^0:://p' /proc/"$pid"/cgroup 2>/dev/null)
 echo "  [default-path] pid $pid in cgroup $path"
 check "delete: the default cgroupsPath is a cgroup of its own" \
     sh -c "[ -n '$path' ] && [ '$path' != / ] && [ -d '$CG$path' ]"
+# ...paused first: delete --force of a frozen container (SIGKILL, then thaw).
+$H pause lab-default-path
+check "delete --force: the container is paused first" [ "$(status lab-default-path)" = paused ]
 $H delete --force lab-default-path
 check "delete --force: exits 0" [ $? = 0 ]
+check "delete --force: the init is gone (or a zombie)" \
+    sh -c "! grep -q '^State:.*[RSDT]' /proc/$pid/status 2>/dev/null"
 check "delete --force: no cgroup left at the default path" sh -c "[ -n '$path' ] && [ ! -e '$CG$path' ]"
 
 run failed
