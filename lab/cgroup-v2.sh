@@ -52,6 +52,12 @@ log "building a static husk (target dir $lab/target)"
 RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --target x86_64-unknown-linux-gnu \
     --target-dir "$lab/target" -p husk-cli
 husk_bin=$lab/target/x86_64-unknown-linux-gnu/debug/husk
+# The library's unit and system tests (run in the VM: cgroups::, with the v2 system tests that
+# skip on a hybrid host). --no-run prints nothing useful on stdout; the JSON names the binary.
+lib_tests=$(RUSTFLAGS="-C target-feature=+crt-static" cargo test -q --no-run \
+    --target x86_64-unknown-linux-gnu --target-dir "$lab/target" -p husk --lib \
+    --message-format=json | jq -r 'select(.profile.test == true and .executable != null) | .executable')
+[ -x "$lib_tests" ] || { echo "lab: no test executable for husk's lib" >&2; exit 1; }
 
 # --- 3. the initramfs ----------------------------------------------------------------------
 log "building the initramfs"
@@ -66,6 +72,7 @@ for applet in $("$busybox" --list); do
     [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
 done
 strip -o "$root/bin/husk" "$husk_bin"
+strip -o "$root/lab/husk-lib-tests" "$lib_tests"
 cp lab/vm-init.sh "$root/init"
 cp lab/vm-tests.sh "$root/lab/tests.sh"
 chmod 755 "$root/init" "$root/lab/tests.sh"

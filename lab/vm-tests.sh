@@ -162,4 +162,25 @@ done
 run no-cgroupns
 check "no cgroupns: /proc/self/cgroup shows 0::/husk-lab/no-cgroupns" has "$out" '^0::/husk-lab/no-cgroupns$'
 
+# The library's cgroup tests (lab/cgroup-v2.sh built them static): the pure ones, and the
+# system tests of the v2 manager, which only here find a cgroup v2 root with controllers. Each
+# libtest result counts; a v2 test that skipped is a failure (the lab exists to run them).
+echo "lab: husk's lib tests cgroups::"
+/lab/husk-lib-tests cgroups:: --test-threads=1 --nocapture >/tmp/lib-tests.log 2>&1
+rc=$?
+sed 's/^/  [lib] /' /tmp/lib-tests.log | grep -v '^  \[lib\] test .* \.\.\. ok$'
+res=$(grep '^test result:' /tmp/lib-tests.log)
+n=$(echo "$res" | sed -n 's/.* \([0-9]*\) passed;.*/\1/p')
+m=$(echo "$res" | sed -n 's/.* \([0-9]*\) failed;.*/\1/p')
+if [ -n "$n" ] && [ -n "$m" ]; then
+    echo "lab: lib tests cgroups:: $n passed, $m failed (exit $rc)"
+    pass=$((pass + n))
+    fail=$((fail + m))
+else
+    bad "lib tests cgroups:: gave no result line (exit $rc)"
+fi
+skipped=$(grep -E '^test cgroups::(v2_system_tests::|system_tests::v2_).* \.\.\. SKIPPED' /tmp/lib-tests.log)
+check "lib tests: no v2 system test skipped ${skipped:+($skipped)}" [ -z "$skipped" ]
+grep -E '^test cgroups::(v2_system_tests::|system_tests::v2_)' /tmp/lib-tests.log | sed 's/^/  ran: /'
+
 echo "LAB-RESULT: $pass passed, $fail failed"
