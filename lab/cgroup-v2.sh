@@ -29,7 +29,7 @@ fi
 ensure_rust
 
 kdir=$lab/kernel
-if [ ! -e "$kdir/vmlinuz" ]; then
+if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ]; then
     log "fetching Debian's kernel"
     # The newest 6.1.0-N-amd64 image Debian 12 has: N moves with point releases.
     pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
@@ -40,6 +40,8 @@ if [ ! -e "$kdir/vmlinuz" ]; then
     (cd "$kdir" && chmod 777 . && apt-get download -q "$pkg")
     dpkg-deb -x "$kdir"/"$pkg"_*.deb "$kdir/x"
     cp "$kdir"/x/boot/vmlinuz-* "$kdir/vmlinuz"
+    # brd (RAM disk) is a module there: a block device for the io.max check.
+    cp "$kdir"/x/lib/modules/*/kernel/drivers/block/brd.ko "$kdir/brd.ko"
     echo "$pkg" > "$kdir/package"
     rm -rf "$kdir/x" "$kdir"/*.deb
 fi
@@ -73,6 +75,7 @@ for applet in $("$busybox" --list); do
 done
 strip -o "$root/bin/husk" "$husk_bin"
 strip -o "$root/lab/husk-lib-tests" "$lib_tests"
+cp "$kdir/brd.ko" "$root/lab/brd.ko"
 cp lab/vm-init.sh "$root/init"
 cp lab/vm-tests.sh "$root/lab/tests.sh"
 chmod 755 "$root/init" "$root/lab/tests.sh"

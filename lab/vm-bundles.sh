@@ -56,3 +56,13 @@ bundle fields '.linux.resources.cpu = {cpus: "1", mems: "0"}
 # Without a cgroup namespace the container sees its full path.
 bundle no-cgroupns '.linux.namespaces |= map(select(.type != "cgroup"))
     | .process.args = ["cat", "/proc/self/cgroup"]'
+
+# io: a RAM disk (/dev/ram0, b 1:0, brd loaded by lab/vm-tests.sh) bind-mounted in and allowed;
+# reading 2 MiB with O_DIRECT (each read is a bio the throttle sees) at rbps 512 KiB/s must
+# take seconds; io-free reads the same without the throttle. Also blockIO.weight 500 → io.weight
+# (runc's conversion, without BFQ). /proc/uptime in centiseconds times the read.
+ram_args='.mounts += [{destination: "/dev/ram0", type: "bind", source: "/dev/ram0", options: ["bind"]}]
+    | .linux.resources.devices += [{allow: true, type: "b", major: 1, minor: 0, access: "r"}]
+    | .process.args = ["sh", "-c", "echo io.max=$(cat /sys/fs/cgroup/io.max | tr \" \" _); echo io.weight=$(cat /sys/fs/cgroup/io.weight | tr \" \" _); read t0 x < /proc/uptime; dd if=/dev/ram0 of=/dev/null bs=64k count=32 iflag=direct 2>/dev/null && echo read-ok; read t1 x < /proc/uptime; echo elapsed_cs=$(( $(echo $t1 | tr -d .) - $(echo $t0 | tr -d .) ))"]'
+bundle io "$ram_args | .linux.resources.blockIO = {weight: 500, throttleReadBpsDevice: [{major: 1, minor: 0, rate: 524288}]}"
+bundle io-free "$ram_args"

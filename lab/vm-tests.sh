@@ -162,6 +162,23 @@ done
 run no-cgroupns
 check "no cgroupns: /proc/self/cgroup shows 0::/husk-lab/no-cgroupns" has "$out" '^0::/husk-lab/no-cgroupns$'
 
+# io.max: the throttled read takes >= 2 s (2 MiB at 512 KiB/s, less the initial burst the
+# throttle grants), the same read unthrottled well under 1 s.
+if insmod /lab/brd.ko rd_nr=1 rd_size=16384 && [ -b /dev/ram0 ]; then
+    run io
+    check "io: io.max reads '1:0 rbps=524288 ...' inside" has "$out" '^io.max=1:0_rbps=524288_'
+    check "io: io.weight 4950 from blockIO.weight 500" has "$out" '^io.weight=default_4950$'
+    check "io: the read succeeds" has "$out" '^read-ok$'
+    t=$(printf '%s\n' "$out" | sed -n 's/^elapsed_cs=//p')
+    check "io: 2 MiB at rbps 512 KiB/s take >= 2 s (took ${t}0 ms)" sh -c "[ -n '$t' ] && [ '$t' -ge 200 ]"
+    run io-free
+    check "io: unthrottled, the read succeeds" has "$out" '^read-ok$'
+    t=$(printf '%s\n' "$out" | sed -n 's/^elapsed_cs=//p')
+    check "io: unthrottled, it takes < 1 s (took ${t}0 ms)" sh -c "[ -n '$t' ] && [ '$t' -lt 100 ]"
+else
+    bad "io: no /dev/ram0 (insmod brd.ko failed)"
+fi
+
 # The library's cgroup tests (lab/cgroup-v2.sh built them static): the pure ones, and the
 # system tests of the v2 manager, which only here find a cgroup v2 root with controllers. Each
 # libtest result counts; a v2 test that skipped is a failure (the lab exists to run them).
