@@ -66,3 +66,15 @@ ram_args='.mounts += [{destination: "/dev/ram0", type: "bind", source: "/dev/ram
     | .process.args = ["sh", "-c", "echo io.max=$(cat /sys/fs/cgroup/io.max | tr \" \" _); echo io.weight=$(cat /sys/fs/cgroup/io.weight | tr \" \" _); read t0 x < /proc/uptime; dd if=/dev/ram0 of=/dev/null bs=64k count=32 iflag=direct 2>/dev/null && echo read-ok; read t1 x < /proc/uptime; echo elapsed_cs=$(( $(echo $t1 | tr -d .) - $(echo $t0 | tr -d .) ))"]'
 bundle io "$ram_args | .linux.resources.blockIO = {weight: 500, throttleReadBpsDevice: [{major: 1, minor: 0, rate: 524288}]}"
 bundle io-free "$ram_args"
+
+# More conversions: -1 is "max" (a fresh cgroup has "max" too: these prove -1 is accepted
+# and written, not refused); a unified key overrides the converted value of the same file
+# (written last, runc's order); cpu burst and idle.
+bundle fields2 '.linux.resources.cpu = {shares: 1024, quota: 50000, period: 100000, burst: 20000}
+    | .linux.resources.memory = {limit: -1, swap: -1}
+    | .linux.resources.pids = {limit: -1}
+    | .linux.resources.hugepageLimits = [{pageSize: "2MB", limit: 4194304}]
+    | .linux.resources.unified = {"cpu.weight": "77"}
+    | .process.args = ["sh", "-c", "cd /sys/fs/cgroup; for f in cpu.weight cpu.max.burst memory.max memory.swap.max pids.max hugetlb.2MB.rsvd.max; do echo $f=$(cat $f | tr \" \" _); done"]'
+bundle idle '.linux.resources.cpu = {idle: 1}
+    | .process.args = ["sh", "-c", "echo cpu.idle=$(cat /sys/fs/cgroup/cpu.idle)"]'

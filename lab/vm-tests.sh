@@ -159,6 +159,14 @@ for kv in cpuset.cpus=1 cpuset.mems=0 memory.max=67108864 memory.low=16777216 \
     check "fields: $kv" has "$out" "^$kv\$"
 done
 
+run fields2
+for kv in cpu.weight=77 cpu.max.burst=20000 memory.max=max memory.swap.max=max pids.max=max \
+    hugetlb.2MB.rsvd.max=4194304; do
+    check "fields2: $kv" has "$out" "^$kv\$"
+done
+run idle
+check "idle: cpu.idle=1" has "$out" '^cpu.idle=1$'
+
 run no-cgroupns
 check "no cgroupns: /proc/self/cgroup shows 0::/husk-lab/no-cgroupns" has "$out" '^0::/husk-lab/no-cgroupns$'
 
