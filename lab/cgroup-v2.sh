@@ -24,7 +24,8 @@ mkdir -p "$lab"
 if [ "${HUSK_SKIP_INSTALL:-0}" != 1 ]; then
     # qemu-system-x86: the VM; cpio: the initramfs; busybox-static: the VM's userland and the
     # containers' rootfs; jq: the bundles' config.json; binutils: strip (the initramfs size).
-    install_packages "qemu-system-x86 cpio busybox-static jq binutils build-essential"
+    # runc: the reference for the conformance cases in the VM.
+    install_packages "qemu-system-x86 cpio busybox-static jq binutils build-essential runc"
 fi
 ensure_rust
 
@@ -60,6 +61,10 @@ lib_tests=$(RUSTFLAGS="-C target-feature=+crt-static" cargo test -q --no-run \
     --target x86_64-unknown-linux-gnu --target-dir "$lab/target" -p husk --lib \
     --message-format=json | jq -r 'select(.profile.test == true and .executable != null) | .executable')
 [ -x "$lib_tests" ] || { echo "lab: no test executable for husk's lib" >&2; exit 1; }
+# The conformance harness (it embeds its own static probe), for the cgroup-related cases.
+RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --target x86_64-unknown-linux-gnu \
+    --target-dir "$lab/target" -p husk-conformance
+conformance_bin=$lab/target/x86_64-unknown-linux-gnu/debug/husk-conformance
 
 # --- 3. the initramfs ----------------------------------------------------------------------
 log "building the initramfs"
@@ -76,6 +81,12 @@ done
 strip -o "$root/bin/husk" "$husk_bin"
 strip -o "$root/lab/husk-lib-tests" "$lib_tests"
 cp "$kdir/brd.ko" "$root/lab/brd.ko"
+strip -o "$root/lab/husk-conformance" "$conformance_bin"
+# Debian's runc with its shared libraries (same paths), the conformance baseline.
+runc_bin=$(command -v runc)
+for f in "$runc_bin" $(ldd "$runc_bin" | grep -o '/[^ ]*'); do
+    cp -L --parents "$f" "$root"
+done
 cp lab/vm-init.sh "$root/init"
 cp lab/vm-tests.sh "$root/lab/tests.sh"
 chmod 755 "$root/init" "$root/lab/tests.sh"

@@ -4,7 +4,7 @@
 # not a mount that can be moved), so copy everything into a tmpfs and switch_root into it.
 # Stage 2 (from the tmpfs): mount proc, sys, dev, cgroup2 at /sys/fs/cgroup, run the checks,
 # print the result line and power off.
-export PATH=/bin:/sbin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 if [ "$1" != stage2 ]; then
     mkdir -p /proc /newroot
     mount -t proc proc /proc
