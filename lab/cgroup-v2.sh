@@ -30,7 +30,7 @@ fi
 ensure_rust
 
 kdir=$lab/kernel
-if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ]; then
+if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ] || [ ! -e "$kdir/loop.ko" ]; then
     log "fetching Debian's kernel"
     # The newest 6.1.0-N-amd64 image Debian 12 has: N moves with point releases.
     pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
@@ -43,6 +43,8 @@ if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ]; then
     cp "$kdir"/x/boot/vmlinuz-* "$kdir/vmlinuz"
     # brd (RAM disk) is a module there: a block device for the io.max check.
     cp "$kdir"/x/lib/modules/*/kernel/drivers/block/brd.ko "$kdir/brd.ko"
+    # loop: the conformance device cases use /dev/loop-control.
+    cp "$kdir"/x/lib/modules/*/kernel/drivers/block/loop.ko "$kdir/loop.ko"
     echo "$pkg" > "$kdir/package"
     rm -rf "$kdir/x" "$kdir"/*.deb
 fi
@@ -80,7 +82,7 @@ for applet in $("$busybox" --list); do
 done
 strip -o "$root/bin/husk" "$husk_bin"
 strip -o "$root/lab/husk-lib-tests" "$lib_tests"
-cp "$kdir/brd.ko" "$root/lab/brd.ko"
+cp "$kdir/brd.ko" "$kdir/loop.ko" "$root/lab/"
 strip -o "$root/lab/husk-conformance" "$conformance_bin"
 # Debian's runc with its shared libraries (same paths), the conformance baseline.
 runc_bin=$(command -v runc)
