@@ -10,6 +10,9 @@
 
 mod create;
 mod delete;
+mod events;
+mod exec;
+mod features;
 mod kill;
 mod list;
 mod logging;
@@ -19,6 +22,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -89,6 +93,14 @@ pub enum Command {
     Resume(pause::PauseArgs),
     /// List a container's processes (host pids with --format json)
     Ps(ps::PsArgs),
+    /// Run a process in a container
+    Exec(Box<exec::ExecArgs>),
+    /// Print the features husk supports, as runtime-spec `features` JSON
+    Features(features::FeaturesArgs),
+    /// Change a container's resources (--resources=- reads LinuxResources JSON)
+    Update(update::UpdateArgs),
+    /// Print cgroup statistics (--stats once, else every --interval) and OOM events
+    Events(events::EventsArgs),
 }
 
 /// The commit this binary was built from (build.rs), or "unknown".
@@ -110,11 +122,13 @@ fn version_text() -> String {
 type CmdResult = Result<u8, String>;
 
 fn main() -> ExitCode {
-    let args = normalize_args(std::env::args_os().collect());
-    let cli = match Cli::try_parse_from(&args) {
+    let raw: Vec<OsString> = std::env::args_os().collect();
+    let args = normalize_args(raw.clone());
+    let mut cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(&args, e),
     };
+    restore_exec_command(&mut cli, &raw);
     let mut log = Logger::open(cli.log.as_deref(), cli.log_format, cli.debug);
     log.debug(format!("argv: {:?}", &args[1..]));
     let result = dispatch(&cli, &mut log);
@@ -150,6 +164,10 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> CmdResult {
         Command::Pause(a) => pause::pause(cli, a),
         Command::Resume(a) => pause::resume(cli, a),
         Command::Ps(a) => ps::run(cli, a),
+        Command::Exec(a) => exec::run(cli, log, a),
+        Command::Features(a) => features::run(a),
+        Command::Update(a) => update::run(cli, a),
+        Command::Events(a) => events::run(cli, a),
     }
 }
 
@@ -251,6 +269,21 @@ fn normalize_args(args: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
+/// `exec`'s command is taken literally: undo [`normalize_args`] in it (`exec ID ls -all` must
+/// run `ls -all`, not `ls --all`). The rewrite keeps the number of arguments, and the command
+/// is the tail of argv.
+fn restore_exec_command(cli: &mut Cli, raw: &[OsString]) {
+    if let Some(Command::Exec(a)) = &mut cli.command {
+        let n = a.command.len();
+        if n <= raw.len() {
+            a.command = raw[raw.len() - n..]
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect();
+        }
+    }
+}
+
 /// Render a library error for the log: its message, which already carries the OS error.
 pub fn err_msg(e: husk::Error) -> String {
     e.to_string()
@@ -295,6 +328,20 @@ mod tests {
     fn unknown_single_dash_words_and_literals_stay() {
         let got = normalize_args(os(&["husk", "-xyz", "--", "-root"]));
         assert_eq!(got, os(&["husk", "-xyz", "--", "-root"]));
+    }
+
+    #[test]
+    fn exec_command_is_not_normalized() {
+        let raw = os(&[
+            "husk", "-root", "/r", "exec", "-t", "id", "ls", "-all", "-format",
+        ]);
+        let mut cli = Cli::try_parse_from(normalize_args(raw.clone())).unwrap();
+        restore_exec_command(&mut cli, &raw);
+        let Some(Command::Exec(a)) = cli.command else {
+            panic!("not exec")
+        };
+        assert_eq!(cli.root, PathBuf::from("/r"));
+        assert_eq!(a.command, ["ls", "-all", "-format"]);
     }
 
     #[test]

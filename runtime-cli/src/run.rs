@@ -2,9 +2,10 @@
 //! it, delete it and exit with its status (128 + signal when it was killed).
 //!
 //! Waiting and forwarding happen in ONE thread (the library refuses to fork from a threaded
-//! process): the forwarded signals and SIGCHLD are blocked and read from a signalfd. They are
-//! blocked only after `create`, so the container's init (cloned during `create`) does not
-//! inherit a blocked mask, which `execve` would pass on to the user process.
+//! process): the forwarded signals and SIGCHLD are blocked and read from a signalfd
+//! ([`Foreground`], shared with `exec`). They are blocked only after `create`, so the
+//! container's init (cloned during `create`) does not inherit a blocked mask, which `execve`
+//! would pass on to the user process.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -74,17 +75,10 @@ pub fn run(cli: &Cli, log: &mut Logger, a: &RunArgs) -> CmdResult {
         return Ok(0);
     }
 
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGCHLD);
-    for s in FORWARDED {
-        mask.add(*s);
-    }
-    let mut old = SigSet::empty();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
-        .map_err(|e| format!("rt_sigprocmask(SIG_BLOCK): {e}"))?;
-    let result = foreground(&mut c, log, &mask);
+    let fg = Foreground::block()?;
+    let result = foreground(&mut c, log, &fg);
     // Restore the mask (signals that arrived meanwhile were forwarded or are SIGCHLD).
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+    drop(fg);
     let status = match result {
         Ok(s) => s,
         Err(e) => {
@@ -109,45 +103,101 @@ fn cleanup(c: Container, log: &mut Logger) {
 
 /// Start the container and wait for it, forwarding signals and relaying a pty if the library
 /// handed one back.
-fn foreground(c: &mut Container, log: &mut Logger, mask: &SigSet) -> Result<ExitStatus, String> {
-    let sfd =
-        SignalFd::with_flags(mask, SfdFlags::SFD_CLOEXEC).map_err(|e| format!("signalfd: {e}"))?;
+fn foreground(c: &mut Container, log: &mut Logger, fg: &Foreground) -> Result<ExitStatus, String> {
     let console = c.take_console();
     c.start().map_err(err_msg)?;
     let Some(pid) = c.pid() else {
         // Already gone between start and here.
         return c.wait().map_err(err_msg);
     };
-    let pid = Pid::from_raw(pid);
-    let mut relay = console.map(Relay::new);
-    loop {
-        if has_exited(pid) {
-            if let Some(r) = &mut relay {
-                r.drain();
+    let c = &*c;
+    fg.supervise(
+        Pid::from_raw(pid),
+        console,
+        log,
+        // The process may be exiting right now: a failure here is not an error of `run`;
+        // its exit is picked up by the next SIGCHLD.
+        &mut |sig| {
+            let _ = c.kill(sig, false);
+        },
+        &mut || c.wait().map_err(err_msg),
+    )
+}
+
+/// The foreground part shared by `run` and `exec`: the forwarded signals and SIGCHLD are
+/// blocked (restored on drop) and read from a signalfd, so waiting and forwarding happen in
+/// this one thread.
+pub struct Foreground {
+    sfd: SignalFd,
+    old: SigSet,
+}
+
+impl Foreground {
+    /// Block the signals and open the signalfd.
+    pub fn block() -> Result<Foreground, String> {
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        for s in FORWARDED {
+            mask.add(*s);
+        }
+        let mut old = SigSet::empty();
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
+            .map_err(|e| format!("rt_sigprocmask(SIG_BLOCK): {e}"))?;
+        let sfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+                return Err(format!("signalfd: {e}"));
             }
-            return c.wait().map_err(err_msg);
-        }
-        if let Some(r) = &mut relay {
-            r.wait_readable(&sfd)?;
-        }
-        match sfd.read_signal() {
-            Ok(Some(info)) => {
-                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
-                    continue;
-                };
-                if sig == Signal::SIGCHLD || (sig == Signal::SIGWINCH && relay.is_some()) {
-                    continue;
+        };
+        Ok(Foreground { sfd, old })
+    }
+
+    /// Until `pid` (our child) exits: pass every forwarded signal to `forward` and relay the
+    /// pty `console`, if any; then `wait` for its status.
+    pub fn supervise(
+        &self,
+        pid: Pid,
+        console: Option<OwnedFd>,
+        log: &mut Logger,
+        forward: &mut dyn FnMut(Signal),
+        wait: &mut dyn FnMut() -> Result<ExitStatus, String>,
+    ) -> Result<ExitStatus, String> {
+        let sfd = &self.sfd;
+        let mut relay = console.map(Relay::new);
+        loop {
+            if has_exited(pid) {
+                if let Some(r) = &mut relay {
+                    r.drain();
                 }
-                log.debug(format!("forwarding {sig} to pid {pid}"));
-                // The process may be exiting right now: a failure here is not an error of
-                // `run`; its exit is picked up by the next SIGCHLD.
-                let _ = c.kill(sig, false);
+                return wait();
             }
-            // Non-blocking read with nothing pending (only when a relay polled for it).
-            Ok(None) => {}
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(format!("read signalfd: {e}")),
+            if let Some(r) = &mut relay {
+                r.wait_readable(sfd)?;
+            }
+            match sfd.read_signal() {
+                Ok(Some(info)) => {
+                    let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                        continue;
+                    };
+                    if sig == Signal::SIGCHLD || (sig == Signal::SIGWINCH && relay.is_some()) {
+                        continue;
+                    }
+                    log.debug(format!("forwarding {sig} to pid {pid}"));
+                    forward(sig);
+                }
+                // Non-blocking read with nothing pending (only when a relay polled for it).
+                Ok(None) => {}
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(format!("read signalfd: {e}")),
+            }
         }
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old), None);
     }
 }
 

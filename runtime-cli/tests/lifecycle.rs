@@ -559,3 +559,107 @@ fn run_foreground_with_a_terminal() {
     assert!(out.contains("hello-tty"), "output not relayed: {out}");
     assert!(env.state(&id).is_none(), "run left the container behind");
 }
+
+/// The cgroup file `name` of a running container's process (v1: under the controller's
+/// hierarchy; v2: in the unified one).
+fn cgroup_file(pid: i64, name: &str) -> Option<String> {
+    own_cgroup_dirs(pid)
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.exists())
+        .and_then(|p| fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_owned())
+}
+
+/// `update --resources=-` (containerd, podman) and runc's flags change the limits of a running
+/// container; `events --stats` reports them in runc's envelope; `events` streams an `oom` line
+/// when the OOM killer strikes.
+#[test]
+fn update_and_events() {
+    if !can_run_containers("update_and_events") {
+        return;
+    }
+    let env = TestEnv::new("update");
+    let id = env.id("u");
+    let mut config = base_config(&[
+        "sh",
+        "-c",
+        "while [ ! -e /tmp/hog ]; do sleep 0.1; done; tail /dev/zero",
+    ]);
+    config["root"]["readonly"] = serde_json::json!(false);
+    config["linux"]["resources"] = serde_json::json!({"memory": {"limit": 64 << 20}});
+    let b = env.bundle_with("b", config);
+    b.write();
+    env.run_detached(&id, &b);
+    let pid = env.state(&id).expect("state")["pid"].as_i64().unwrap();
+
+    let mut child = env
+        .cmd(&["update", "--resources=-", &id])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"pids": {"limit": 77}}"#)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "update --resources=-");
+    assert_eq!(cgroup_file(pid, "pids.max").as_deref(), Some("77"));
+    let out = env.run(&["update", "--memory", "48m", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mem = cgroup_file(pid, "memory.limit_in_bytes").or_else(|| cgroup_file(pid, "memory.max"));
+    assert_eq!(mem.as_deref(), Some((48u64 << 20).to_string().as_str()));
+    // The earlier pids limit is kept: updates merge.
+    assert_eq!(cgroup_file(pid, "pids.max").as_deref(), Some("77"));
+
+    let out = env.run(&["events", "--stats", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    assert!(
+        ev["data"]["pids"]["current"].as_u64().unwrap_or(0) >= 1,
+        "{ev}"
+    );
+    assert_eq!(ev["data"]["pids"]["limit"], 77, "{ev}");
+    assert!(
+        ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap_or(0) > 0,
+        "{ev}"
+    );
+
+    // Stream events, then let the hog run into the 48 MiB limit.
+    let mut events = env
+        .cmd(&["events", "--interval", "1s", &id])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    fs::write(b.rootfs().join("tmp/hog"), "").unwrap();
+    let mut stdout = events.stdout.take().unwrap();
+    let mut seen = String::new();
+    let got_oom = wait_until(WAIT, || {
+        let mut buf = [0u8; 4096];
+        match std::io::Read::read(&mut stdout, &mut buf) {
+            Ok(0) | Err(_) => true,
+            Ok(n) => {
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+                seen.contains("\"type\":\"oom\"")
+            }
+        }
+    });
+    let _ = events.kill();
+    let _ = events.wait();
+    assert!(
+        got_oom && seen.contains("\"type\":\"oom\""),
+        "no oom event in:\n{seen}"
+    );
+}

@@ -23,6 +23,7 @@
 pub mod cgroups;
 pub mod container;
 pub mod error;
+pub mod features;
 pub mod hooks;
 pub mod namespaces;
 pub(crate) mod process;
@@ -35,3 +36,4 @@ pub(crate) mod sys;
 
 pub use container::{Container, ContainerBuilder, Status};
 pub use error::{Error, OsError, Result};
+pub use features::features;

@@ -426,6 +426,60 @@ fn seccomp_notify_fd_reaches_the_listener() -> R {
     )
 }
 
+/// `Container::exec` as an embedder calls it: the exec'd process gets the container's notify
+/// filter, whose fd reaches the agent with runc's state (pid = the exec'd process); its exit
+/// status comes back through `ExecProcess::wait`.
+fn exec_library_api_and_seccomp_notify() -> R {
+    use husk::container::ExecOptions;
+    let env = Env::new("execnotify");
+    let sock = env.dir.join("agent.sock");
+    let spawn_agent = |out: &Path| -> Result<std::process::Child, String> {
+        let _ = fs::remove_file(&sock);
+        let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(|e| e.to_string())?;
+        Command::new(std::env::current_exe().unwrap())
+            .arg("--agent")
+            .arg(out)
+            .stdin(std::process::Stdio::from(OwnedFd::from(listener)))
+            .spawn()
+            .map_err(|e| e.to_string())
+    };
+    let b = env.bundle("b", &["sleep", "600"], |s| {
+        s["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": sock,
+            "syscalls": [{"names": ["acct"], "action": "SCMP_ACT_NOTIFY"}]
+        });
+    });
+    let mut init_agent = spawn_agent(&env.dir.join("init.out"))?;
+    let mut c = env.builder("x", &b).create().map_err(|e| e.to_string())?;
+    check(
+        init_agent.wait().map_err(|e| e.to_string())?.success(),
+        "init's agent",
+    )?;
+    c.start().map_err(|e| e.to_string())?;
+    let out = env.dir.join("exec.out");
+    let mut agent = spawn_agent(&out)?;
+    let p = c
+        .exec(ExecOptions {
+            args: vec!["sh".into(), "-c".into(), "exit 7".into()],
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+    let agent_st = agent.wait().map_err(|e| e.to_string())?;
+    check(agent_st.success(), format!("agent: {agent_st}"))?;
+    let st = p.wait().map_err(|e| e.to_string())?;
+    check(st == ExitStatus::Code(7), format!("exec status {st:?}"))?;
+    let got: Value = serde_json::from_str(&read(&out)?).map_err(|e| e.to_string())?;
+    check(
+        got["pid"] == json!(p.pid()) && got["state"]["status"] == "running",
+        format!("state sent for the exec'd process {}: {got}", p.pid()),
+    )?;
+    check(
+        got["fd_target"] == "anon_inode:seccomp notify",
+        format!("fd: {got}"),
+    )
+}
+
 /// The seccomp agent: accept one connection on the listening socket at fd 0, receive the
 /// state and the fd, and record both in `out`.
 fn agent(out: &Path) {
@@ -540,7 +594,11 @@ fn main() {
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     type Case = (&'static str, fn() -> R);
-    let cases: [Case; 10] = [
+    let cases: [Case; 11] = [
+        (
+            "exec_library_api_and_seccomp_notify",
+            exec_library_api_and_seccomp_notify,
+        ),
         ("pause_resume_ps_update_stats", pause_resume_ps_update_stats),
         (
             "seccomp_notify_fd_reaches_the_listener",

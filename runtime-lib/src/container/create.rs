@@ -127,6 +127,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         annotations: plan.spec.annotations().clone().unwrap_or_default(),
         hooks: plan.spec.hooks().clone(),
         resources: Some(resources.clone()),
+        exec: Some(super::ExecDefaults::from_spec(&plan.spec, b.no_new_keyring)),
     };
     dir.save(&state)?;
 

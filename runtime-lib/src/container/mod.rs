@@ -1,4 +1,4 @@
-//! The public lifecycle: create, start, state, kill, delete, list.
+//! The public lifecycle: create, start, state, kill, delete, list, exec.
 //!
 //! INTERFACE (used by the CLI and by embedders; keep these signatures).
 
@@ -16,7 +16,10 @@ use crate::state::{validate_id, ProcInfo, StateDir, StateError, StateFile};
 use crate::{Error, Result};
 
 mod create;
+mod exec;
 mod lifecycle;
+
+pub use exec::{ExecDefaults, ExecOptions, ExecProcess};
 
 /// The default state root, as `--root` defaults to.
 pub const DEFAULT_STATE_ROOT: &str = "/run/husk";

@@ -37,19 +37,19 @@ pub(super) fn child_main(cfg: &InitConfig<'_>, ch: Channel) -> ! {
     }
 }
 
-fn fail(msg: impl Into<String>, errno: Option<i32>) -> ErrorData {
+pub(super) fn fail(msg: impl Into<String>, errno: Option<i32>) -> ErrorData {
     ErrorData {
         msg: msg.into(),
         errno,
     }
 }
 
-fn sys_err(op: impl std::fmt::Display, e: impl Into<crate::OsError>) -> ErrorData {
+pub(super) fn sys_err(op: impl std::fmt::Display, e: impl Into<crate::OsError>) -> ErrorData {
     let e: crate::OsError = e.into();
     fail(format!("{op}: {e}"), e.errno())
 }
 
-fn expect(ch: &Channel, want: ToChild) -> Result<(), ErrorData> {
+pub(super) fn expect(ch: &Channel, want: ToChild) -> Result<(), ErrorData> {
     match ch.recv_from_parent() {
         Ok(Some(m)) if m == want => Ok(()),
         Ok(Some(m)) => Err(fail(format!("sync: expected {want:?}, got {m:?}"), None)),
@@ -70,6 +70,10 @@ fn init(
     let linux = spec.linux().as_ref();
     let process = spec.process().as_ref().expect("validated");
 
+    // S1 (CVE-2019-5736): until execve, this process is the husk binary; non-dumpable, its
+    // /proc/<pid>/exe and memory are out of reach of other processes in the container. execve
+    // restores dumpability for the user program.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| sys_err("prctl(PR_SET_DUMPABLE, 0)", e))?;
     expect(ch, ToChild::Go)?;
 
     // Open every namespace to join BEFORE joining any: after setns(mnt) the paths would
@@ -122,8 +126,9 @@ fn init(
             Err(e) => return Err(sys_err("clone(CLONE_PARENT)", e)),
         }
     }
-    if ns.is_new(LinuxNamespaceType::User) {
-        // Become root of the new user namespace when root is mapped (as runc's nsexec does).
+    if ns.has(LinuxNamespaceType::User) {
+        // Become root of the (new or joined) user namespace when root is mapped, as runc's
+        // nsexec does: files made from now on must be owned by a mapped id (else EOVERFLOW).
         let _ = crate::sys::process::setresgid(0);
         let _ = crate::sys::process::setresuid(0);
     }
@@ -174,7 +179,7 @@ fn init(
             .map_err(|e| sys_err(format!("setdomainname({d:?})"), e))?;
     }
     if let Some(sock) = cfg.console_socket {
-        setup_console(sock, process.console_size().as_ref())?;
+        setup_console(sock, process.console_size().as_ref(), true)?;
     }
     let procfs = rootfs::trusted_procfs().map_err(|e| fail(e.to_string(), e.errno()))?;
     if let Some(sysctl) = linux.and_then(|l| l.sysctl().as_ref()) {
@@ -236,7 +241,7 @@ fn init(
         _ => return Err(fail("current working directory is outside of container mount namespace root -- possible container breakout detected", None)),
     }
 
-    let env = process.env().clone().unwrap_or_default();
+    let env = super::with_home(process.env().clone().unwrap_or_default(), user.uid());
     let args = process.args().clone().unwrap_or_default();
     let exe = super::look_path(&args[0], &env).map_err(|m| fail(m, Some(libc::ENOENT)))?;
 
@@ -280,6 +285,9 @@ fn init(
         crate::hooks::run("startContainer", start_hooks, &state)
             .map_err(|e| fail(e.to_string(), None))?;
     }
+    // The Rust runtime ignores SIGPIPE; an ignored signal stays ignored across execve.
+    crate::sys::process::reset_signals_for_exec()
+        .map_err(|e| sys_err("rt_sigprocmask(SIG_SETMASK, [])", e))?;
     if nnp {
         security::set_no_new_privs().map_err(|e| fail(e.to_string(), e.source.errno()))?;
         if let Some(prog) = plan.seccomp.as_ref().filter(|_| notify.is_none()) {
@@ -326,7 +334,7 @@ fn proc_write(procfs: &OwnedFd, rel: &str, data: &[u8]) -> Result<(), ErrorData>
 }
 
 /// In a new user namespace, `setgroups` works only when the parent did not write "deny".
-fn setgroups_allowed() -> bool {
+pub(super) fn setgroups_allowed() -> bool {
     std::fs::read_to_string("/proc/self/setgroups")
         .map(|s| s.trim() == "allow")
         .unwrap_or(false)
@@ -348,8 +356,12 @@ fn hook_state(cfg: &InitConfig<'_>, status: &str) -> Vec<u8> {
 /// Allocate the container's terminal from its own devpts, make it our controlling terminal and
 /// stdio, bind it onto `/dev/console` from the fd actually opened (S5, CVE-2025-52565), and
 /// send the master to the console socket: one message, payload the pty name, SCM_RIGHTS with
-/// exactly one fd (compat.md).
-fn setup_console(sock: &OwnedFd, size: Option<&oci_spec::runtime::Box>) -> Result<(), ErrorData> {
+/// exactly one fd (compat.md). `exec` passes `bind_console: false`: `/dev/console` is init's.
+pub(super) fn setup_console(
+    sock: &OwnedFd,
+    size: Option<&oci_spec::runtime::Box>,
+    bind_console: bool,
+) -> Result<(), ErrorData> {
     use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
     use std::os::unix::fs::OpenOptionsExt;
@@ -377,25 +389,27 @@ fn setup_console(sock: &OwnedFd, size: Option<&oci_spec::runtime::Box>) -> Resul
     if st.st_mode & libc::S_IFMT != libc::S_IFCHR || !(136..=143).contains(&major) {
         return Err(fail(format!("{name} is not a pty slave"), None));
     }
-    let console = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o666)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open("/dev/console")
-        .map_err(|e| sys_err("create /dev/console", e))?;
-    let src = format!("/proc/self/fd/{}", slave.as_raw_fd());
-    let dst = format!("/proc/self/fd/{}", console.as_raw_fd());
-    nix::mount::mount(
-        Some(src.as_str()),
-        dst.as_str(),
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(|e| sys_err(format!("mount({src:?}, \"/dev/console\", MS_BIND)"), e))?;
-    drop(console);
+    if bind_console {
+        let console = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o666)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open("/dev/console")
+            .map_err(|e| sys_err("create /dev/console", e))?;
+        let src = format!("/proc/self/fd/{}", slave.as_raw_fd());
+        let dst = format!("/proc/self/fd/{}", console.as_raw_fd());
+        nix::mount::mount(
+            Some(src.as_str()),
+            dst.as_str(),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| sys_err(format!("mount({src:?}, \"/dev/console\", MS_BIND)"), e))?;
+        drop(console);
+    }
     crate::sys::process::set_controlling_tty(slave.as_fd())
         .map_err(|e| sys_err("ioctl(TIOCSCTTY)", e))?;
     nix::unistd::dup2_stdin(&slave).map_err(|e| sys_err("dup2(pty, 0)", e))?;
@@ -440,7 +454,7 @@ fn run_create_hooks(
 
 /// Load the filter; with `SCMP_ACT_NOTIFY`, pass the listener fd to the parent and wait until
 /// it reached the agent.
-fn load_seccomp(
+pub(super) fn load_seccomp(
     prog: &crate::security::seccomp::SeccompProgram,
     ch: &Channel,
 ) -> Result<(), ErrorData> {

@@ -7,6 +7,7 @@
 //! or a joined user namespace). The second child is created with `CLONE_PARENT`, so the
 //! runtime stays the parent of init either way.
 
+pub(crate) mod exec;
 mod init;
 pub(crate) mod sync;
 
@@ -300,6 +301,43 @@ pub(crate) fn look_path(name: &str, env: &[String]) -> Result<std::path::PathBuf
     ))
 }
 
+/// The most of `/etc/passwd` read to find a home directory (S9: the file is the image's).
+const PASSWD_MAX: u64 = 1 << 20;
+
+/// `env` with `HOME` added when it has none, as runc does: the home directory of `uid` in the
+/// container's `/etc/passwd` (read through the current root, bounded, only when it is a regular
+/// file), else `/`.
+pub(crate) fn with_home(mut env: Vec<String>, uid: u32) -> Vec<String> {
+    if env.iter().any(|e| e.starts_with("HOME=")) {
+        return env;
+    }
+    let home = passwd_home("/etc/passwd", uid).unwrap_or_else(|| "/".to_string());
+    env.push(format!("HOME={home}"));
+    env
+}
+
+fn passwd_home(path: &str, uid: u32) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: a FIFO planted at /etc/passwd must not hang us; it is refused below.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut data = Vec::new();
+    f.take(PASSWD_MAX).read_to_end(&mut data).ok()?;
+    String::from_utf8_lossy(&data).lines().find_map(|l| {
+        let fields: Vec<&str> = l.split(':').collect();
+        (fields.len() >= 6 && fields[2].parse::<u32>().ok() == Some(uid))
+            .then(|| fields[5].to_string())
+            .filter(|h| !h.is_empty())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +360,24 @@ mod tests {
         std::fs::remove_file(&f).unwrap();
         assert!(e.ends_with("permission denied"), "{e}");
         assert!(look_path("sh", &[]).is_err(), "no PATH, no lookup");
+    }
+
+    #[test]
+    fn home_from_passwd_like_runc() {
+        let f = std::env::temp_dir().join(format!("husk-passwd-{}", std::process::id()));
+        std::fs::write(
+            &f,
+            "root:x:0:0:root:/root:/bin/sh\nbad line\nu:x:1000:1000::/home/u:\n",
+        )
+        .unwrap();
+        let p = f.to_str().unwrap();
+        assert_eq!(passwd_home(p, 0).as_deref(), Some("/root"));
+        assert_eq!(passwd_home(p, 1000).as_deref(), Some("/home/u"));
+        assert_eq!(passwd_home(p, 7), None);
+        std::fs::remove_file(&f).unwrap();
+        assert_eq!(passwd_home("/nonexistent/passwd", 0), None);
+        assert_eq!(passwd_home("/dev/zero", 0), None, "not a regular file");
+        let env = vec!["HOME=/x".to_string()];
+        assert_eq!(with_home(env.clone(), 0), env, "an explicit HOME stays");
     }
 }

@@ -62,7 +62,8 @@ mod tests;
 use resolver::Root;
 
 pub use options::{
-    parse_mount_options, parse_propagation, render_flags, MountKind, MountOptions, OptionError,
+    known_option_names, parse_mount_options, parse_propagation, render_flags, MountKind,
+    MountOptions, OptionError,
 };
 
 /// Errors of root filesystem preparation.

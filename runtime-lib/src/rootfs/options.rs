@@ -237,6 +237,20 @@ fn kind_of(typ: Option<&str>, bind: bool) -> Result<MountKind, String> {
     })
 }
 
+/// Every mount option word [`parse_mount_options`] recognises by name, for any filesystem type
+/// (flags, propagation, recursive attributes, `tmpcopyup`), sorted: the `mountOptions` of
+/// `features`. Filesystem data (`mode=755`, `newinstance`) is passed to the kernel as is.
+pub fn known_option_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = FLAGS.iter().map(|(n, _, _)| *n).collect();
+    v.extend(PROPAGATION.iter().map(|(n, _)| *n));
+    v.extend(RECURSIVE.iter().map(|(n, _, _)| *n));
+    v.extend(RECURSIVE_ATIME.iter().map(|(n, _)| *n));
+    v.push("tmpcopyup");
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// Why a mount entry was refused, and which part of it (for the field name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OptionError {

@@ -363,7 +363,7 @@ fn validate_sysctl(key: &str, ns: &NamespacePlan) -> Result<(), String> {
     Err("not whitelisted: it is not namespaced".into())
 }
 
-fn validate_process(spec: &Spec) -> Result<(), SpecError> {
+pub(crate) fn validate_process(spec: &Spec) -> Result<(), SpecError> {
     let p = spec.process().as_ref().expect("checked by plan");
     if p.io_priority().is_some() {
         return Err(invalid("process.ioPriority", "not supported yet"));

@@ -85,6 +85,9 @@ pub struct StateFile {
     /// The resources in force (`linux.resources`, then every `update`).
     #[serde(default)]
     pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// What `exec` takes from the config (absent in states written before it existed).
+    #[serde(default)]
+    pub exec: Option<crate::container::ExecDefaults>,
 }
 
 impl StateFile {
@@ -105,6 +108,7 @@ impl StateFile {
             annotations: Default::default(),
             hooks: None,
             resources: None,
+            exec: None,
         }
     }
 }
@@ -344,7 +348,10 @@ mod tests {
         assert_eq!(rfc3339(t), "2024-02-29T23:59:59.000000005Z");
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000000000Z");
-        assert_eq!(rfc3339_seconds(t + Duration::from_millis(999)), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339_seconds(t + Duration::from_millis(999)),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]
@@ -380,6 +387,7 @@ mod tests {
             annotations: Default::default(),
             hooks: None,
             resources: None,
+            exec: None,
         };
         d.save(&s).unwrap();
         assert_eq!(d.load().unwrap(), s);

@@ -283,3 +283,20 @@ pub(crate) fn own_received_fd(raw: i32) -> OwnedFd {
     // else refers to it, so this is its only owner.
     unsafe { OwnedFd::from_raw_fd(raw) }
 }
+
+/// Give the program about to be `execve`d the signal state a fresh process expects: no signal
+/// blocked, and SIGPIPE back to its default action. The Rust runtime ignores SIGPIPE at
+/// startup, and an ignored signal stays ignored across `execve` (runc's Go runtime resets it).
+pub(crate) fn reset_signals_for_exec() -> io::Result<()> {
+    use nix::sys::signal::{sigprocmask, SigHandler, SigSet, SigmaskHow, Signal};
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
+    // SAFETY: SIG_DFL installs no handler code, so no async-signal-safety invariant applies.
+    unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) }?;
+    Ok(())
+}
+
+/// Whether fd number `fd` is open in our table (`fcntl(F_GETFD)`), for `--preserve-fds`.
+pub(crate) fn fd_is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD only reads the flags of the fd number; a closed number yields EBADF.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}

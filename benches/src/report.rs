@@ -1,0 +1,213 @@
+//! The report: a markdown table and an SVG bar chart of the medians.
+
+use std::fmt::Write;
+
+use crate::run::{med, Results, Runtime};
+
+fn ms(s: f64) -> String {
+    format!("{:.2}", s * 1000.0)
+}
+
+fn min_max(v: &[f64]) -> (f64, f64) {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(0.0, f64::max);
+    (min, max)
+}
+
+/// The index of runtime `name`.
+fn idx(rts: &[Runtime], name: &str) -> Option<usize> {
+    rts.iter().position(|r| r.name == name)
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else {
+        "-".into()
+    }
+}
+
+/// The markdown report.
+pub fn markdown(r: &Results, rts: &[Runtime]) -> String {
+    let mut o = String::new();
+    let names: Vec<&str> = rts.iter().map(|r| r.name).collect();
+    let (h, c, rc) = (idx(rts, "husk"), idx(rts, "crun"), idx(rts, "runc"));
+    let _ = writeln!(o, "## Wall time, median (min–max) in ms\n");
+    let _ = write!(o, "| measurement |");
+    for n in &names {
+        let _ = write!(o, " {n} |");
+    }
+    let _ = writeln!(o, " husk/crun | husk/runc |");
+    let _ = writeln!(o, "|---|{}---|---|", "---|".repeat(names.len()));
+    for m in &r.measures {
+        let _ = write!(o, "| {} |", m.name);
+        for t in &m.times {
+            let (lo, hi) = min_max(t);
+            let _ = write!(o, " {} ({}–{}) |", ms(med(t)), ms(lo), ms(hi));
+        }
+        let md = |i: Option<usize>| i.map(|i| med(&m.times[i])).unwrap_or(0.0);
+        let _ = writeln!(o, " {} | {} |", ratio(md(h), md(c)), ratio(md(h), md(rc)));
+    }
+    let _ = writeln!(
+        o,
+        "\nSamples per cell: {}.\n",
+        r.measures.first().map(|m| m.times[0].len()).unwrap_or(0)
+    );
+    let _ = writeln!(
+        o,
+        "## Peak RSS of the runtime process (KiB, `run` of /bin/true)\n"
+    );
+    let _ = writeln!(o, "| config | {} |", names.join(" | "));
+    let _ = writeln!(o, "|---|{}", "---|".repeat(names.len()));
+    for m in r
+        .measures
+        .iter()
+        .filter(|m| m.rss.iter().any(Option::is_some))
+    {
+        let cells: Vec<String> = m
+            .rss
+            .iter()
+            .map(|x| x.map(|k| k.to_string()).unwrap_or("-".into()))
+            .collect();
+        let _ = writeln!(o, "| {} | {} |", m.name, cells.join(" | "));
+    }
+    let n = r.series.first().map(Vec::len).unwrap_or(0);
+    let k = n.min(10);
+    let _ = writeln!(
+        o,
+        "\n## A series of {n} `sleep` containers: create+start of each, median in ms\n"
+    );
+    let _ = writeln!(o, "| runtime | first {k} | last {k} | last/first |");
+    let _ = writeln!(o, "|---|---|---|---|");
+    for (i, s) in r.series.iter().enumerate() {
+        if s.len() < k || k == 0 {
+            continue;
+        }
+        let (a, b) = (med(&s[..k]), med(&s[s.len() - k..]));
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
+            names[i],
+            ms(a),
+            ms(b),
+            ratio(b, a)
+        );
+    }
+    let _ = writeln!(o, "\n## Binary size\n");
+    let _ = writeln!(o, "| {} |", names.join(" | "));
+    let _ = writeln!(o, "|{}", "---|".repeat(names.len()));
+    let cells: Vec<String> = r
+        .sizes
+        .iter()
+        .map(|s| format!("{:.1} MiB", *s as f64 / 1048576.0))
+        .collect();
+    let _ = writeln!(o, "| {} |", cells.join(" | "));
+    o
+}
+
+/// A grouped bar chart of the medians, one group per measurement.
+pub fn svg(r: &Results, rts: &[Runtime]) -> String {
+    const COLORS: [&str; 3] = ["#2b8a3e", "#1c7ed6", "#e8590c"];
+    let groups = r.measures.len().max(1);
+    let bar = 28.0;
+    let gap = 40.0;
+    let group_w = bar * rts.len() as f64 + gap;
+    let (left, top, height) = (60.0, 30.0, 260.0);
+    let width = left + group_w * groups as f64 + 20.0;
+    let max = r
+        .measures
+        .iter()
+        .flat_map(|m| m.times.iter().map(|t| med(t)))
+        .fold(0.0, f64::max)
+        .max(1e-6);
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">",
+        top + height + 90.0
+    );
+    let _ = writeln!(o, "<text x=\"{left}\" y=\"18\" font-size=\"13\">median wall time (ms), lower is better</text>");
+    for (g, m) in r.measures.iter().enumerate() {
+        let x0 = left + g as f64 * group_w;
+        for (i, t) in m.times.iter().enumerate() {
+            let v = med(t);
+            let h = v / max * height;
+            let x = x0 + i as f64 * bar;
+            let y = top + height - h;
+            let _ = writeln!(
+                o,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                bar - 2.0,
+                COLORS[i % 3],
+                x + bar / 2.0,
+                y - 3.0,
+                ms(v)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x0 + bar * rts.len() as f64 / 2.0,
+            top + height + 15.0,
+            m.name.replace('&', "&amp;").replace('<', "&lt;")
+        );
+    }
+    for (i, rt) in rts.iter().enumerate() {
+        let y = top + height + 40.0 + i as f64 * 14.0;
+        let _ = writeln!(
+            o,
+            "<rect x=\"{left}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>",
+            y - 9.0,
+            COLORS[i % 3],
+            left + 14.0,
+            y,
+            rt.name
+        );
+    }
+    o.push_str("</svg>\n");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::Measure;
+    use std::path::PathBuf;
+
+    #[test]
+    fn table_has_medians_and_ratios() {
+        let rts = vec![
+            Runtime {
+                name: "husk",
+                path: PathBuf::new(),
+            },
+            Runtime {
+                name: "crun",
+                path: PathBuf::new(),
+            },
+            Runtime {
+                name: "runc",
+                path: PathBuf::new(),
+            },
+        ];
+        let r = Results {
+            measures: vec![Measure {
+                name: "run".into(),
+                times: vec![
+                    vec![0.004, 0.005, 0.006],
+                    vec![0.010, 0.010, 0.012],
+                    vec![0.020, 0.030, 0.040],
+                ],
+                rss: vec![Some(4000), None, Some(10000)],
+            }],
+            series: vec![vec![0.01; 20], vec![0.02; 20], vec![0.03; 20]],
+            sizes: vec![1 << 20, 2 << 20, 3 << 20],
+        };
+        let md = markdown(&r, &rts);
+        assert!(md.contains("| run | 5.00 (4.00–6.00) | 10.00 (10.00–12.00) | 30.00 (20.00–40.00) | 0.50 | 0.17 |"), "{md}");
+        assert!(md.contains("| run | 4000 | - | 10000 |"), "{md}");
+        assert!(md.contains("| husk | 10.00 | 10.00 | 1.00 |"), "{md}");
+        let svg = svg(&r, &rts);
+        assert!(svg.starts_with("<svg") && svg.contains(">5.00<"), "{svg}");
+    }
+}

@@ -1,0 +1,302 @@
+//! The measurements. Every measurement alternates the runtimes call by call.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+/// A runtime under test.
+pub struct Runtime {
+    /// Its short name (husk, crun, runc).
+    pub name: &'static str,
+    /// Its binary.
+    pub path: PathBuf,
+}
+
+/// One measurement: per runtime, the wall times in seconds and the peak RSS in KiB.
+pub struct Measure {
+    /// What was measured.
+    pub name: String,
+    /// Per runtime (same order as the runtimes): samples in seconds.
+    pub times: Vec<Vec<f64>>,
+    /// Per runtime: peak RSS of the runtime process in KiB, when measured.
+    pub rss: Vec<Option<u64>>,
+}
+
+/// Binary sizes in bytes, as a pseudo-measurement.
+pub fn sizes(rts: &[Runtime]) -> Vec<u64> {
+    rts.iter()
+        .map(|r| std::fs::metadata(&r.path).map(|m| m.len()).unwrap_or(0))
+        .collect()
+}
+
+/// Run a command to completion. Its stderr goes to a file, not a pipe: a container created by
+/// it inherits the runtime's stdio, and a pipe would stay open as long as the container lives.
+fn sh(cmd: &mut Command) -> Result<(), String> {
+    let err_path = std::env::temp_dir().join(format!("husk-bench-{}.err", std::process::id()));
+    let err = std::fs::File::create(&err_path).map_err(|e| e.to_string())?;
+    let st = cmd
+        .stdout(Stdio::null())
+        .stderr(err)
+        .status()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    if st.success() {
+        Ok(())
+    } else {
+        let msg = std::fs::read_to_string(&err_path).unwrap_or_default();
+        Err(format!("{cmd:?}: {st}: {}", msg.trim()))
+    }
+}
+
+/// A busybox bundle with `config` (args and all) written as its config.json.
+fn bundle(dir: &Path, config: &Value) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(config).unwrap(),
+    )
+    .map_err(|e| e.to_string())?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mk-bundle.sh");
+    sh(Command::new("sh").arg(script).arg(dir))?;
+    for f in ["hosts", "hostname", ".containerenv"] {
+        let p = dir.join("userdata").join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).map_err(|e| e.to_string())?;
+        std::fs::write(p, "").map_err(|e| e.to_string())?;
+    }
+    std::fs::create_dir_all(dir.join("userdata/shm")).map_err(|e| e.to_string())
+}
+
+/// runc's default spec (ociVersion 1.0.2-dev, which crun 1.8.1 also accepts), running `args`.
+fn minimal(args: &[&str]) -> Value {
+    let mut v = spec_template();
+    v["process"]["terminal"] = json!(false);
+    v["process"]["args"] = json!(args);
+    v
+}
+
+fn spec_template() -> Value {
+    // The same content `runc spec` writes, embedded so that the bench does not depend on runc.
+    let mut v: Value = serde_json::from_str(include_str!(
+        "../../runtime-lib/src/spec/default-config.json"
+    ))
+    .expect("embedded config");
+    v["ociVersion"] = json!("1.0.2-dev");
+    v["hostname"] = json!("bench");
+    v
+}
+
+/// podman's generated config (seccomp, masked paths, ...), running `args`.
+fn realistic(configs: &Path, args: &[&str]) -> Result<Value, String> {
+    let p = configs.join("podman-4.3-busybox.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let mut v: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    v["process"]["terminal"] = json!(false);
+    v["process"]["args"] = json!(args);
+    Ok(v)
+}
+
+struct Ctx<'a> {
+    rts: &'a [Runtime],
+    work: &'a Path,
+    n: std::cell::Cell<u64>,
+}
+
+impl Ctx<'_> {
+    fn id(&self) -> String {
+        let n = self.n.get() + 1;
+        self.n.set(n);
+        format!("hb{}-{n}", std::process::id())
+    }
+    fn root(&self, rt: &Runtime) -> PathBuf {
+        self.work.join("state").join(rt.name)
+    }
+    fn cmd(&self, rt: &Runtime, args: &[&str]) -> Command {
+        let mut c = Command::new(&rt.path);
+        c.arg("--root").arg(self.root(rt)).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        0.0
+    } else {
+        s[s.len() / 2]
+    }
+}
+
+/// Peak RSS (KiB) of one call, from `/usr/bin/time -f %M` (GNU time reads wait4's rusage).
+fn peak_rss(c: &Ctx<'_>, rt: &Runtime, bundle: &Path) -> Option<u64> {
+    let id = c.id();
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M"])
+        .arg(&rt.path)
+        .arg("--root")
+        .arg(c.root(rt))
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(&id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn bench_run(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Result<Measure, String> {
+    let mut times = vec![Vec::new(); c.rts.len()];
+    for _ in 0..runs {
+        for (i, rt) in c.rts.iter().enumerate() {
+            let id = c.id();
+            let t = Instant::now();
+            sh(&mut c.cmd(rt, &["run", "--bundle", bundle.to_str().unwrap(), &id]))?;
+            times[i].push(t.elapsed().as_secs_f64());
+        }
+    }
+    let rss = c.rts.iter().map(|rt| peak_rss(c, rt, bundle)).collect();
+    Ok(Measure {
+        name: name.to_string(),
+        times,
+        rss,
+    })
+}
+
+/// create → start → wait → delete, as containerd's shim does it.
+fn lifecycle_once(c: &Ctx<'_>, rt: &Runtime, bundle: &Path) -> Result<f64, String> {
+    let id = c.id();
+    let pid_file = c.work.join(format!("{id}.pid"));
+    let t = Instant::now();
+    sh(&mut c.cmd(
+        rt,
+        &[
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ],
+    ))?;
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .map_err(|e| e.to_string())?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    sh(&mut c.cmd(rt, &["start", &id]))?;
+    // We are the subreaper: init is our child now.
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    sh(&mut c.cmd(rt, &["delete", &id]))?;
+    let secs = t.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(pid_file);
+    Ok(secs)
+}
+
+fn bench_lifecycle(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Result<Measure, String> {
+    let mut times = vec![Vec::new(); c.rts.len()];
+    for _ in 0..runs {
+        for (i, rt) in c.rts.iter().enumerate() {
+            times[i].push(lifecycle_once(c, rt, bundle)?);
+        }
+    }
+    Ok(Measure {
+        name: name.to_string(),
+        times,
+        rss: vec![None; c.rts.len()],
+    })
+}
+
+/// `count` sleep containers created and started in a row per runtime; the result holds the
+/// create+start time of each container, in order.
+fn bench_series(c: &Ctx<'_>, bundle: &Path, count: usize) -> Result<Vec<Vec<f64>>, String> {
+    let mut out = vec![Vec::new(); c.rts.len()];
+    for (i, rt) in c.rts.iter().enumerate() {
+        let mut ids = Vec::new();
+        for _ in 0..count {
+            let id = c.id();
+            let t = Instant::now();
+            sh(&mut c.cmd(rt, &["create", "--bundle", bundle.to_str().unwrap(), &id]))?;
+            sh(&mut c.cmd(rt, &["start", &id]))?;
+            out[i].push(t.elapsed().as_secs_f64());
+            ids.push(id);
+        }
+        for id in &ids {
+            let _ = sh(&mut c.cmd(rt, &["delete", "--force", id]));
+        }
+        // Reap the re-parented inits.
+        while nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+            .is_ok_and(|s| s.pid().is_some())
+        {}
+    }
+    Ok(out)
+}
+
+/// All measurements.
+pub fn all(
+    rts: &[Runtime],
+    configs: &Path,
+    work: &Path,
+    runs: usize,
+    series: usize,
+) -> Result<Results, String> {
+    let c = Ctx {
+        rts,
+        work,
+        n: std::cell::Cell::new(0),
+    };
+    let min = work.join("min");
+    bundle(&min, &minimal(&["/bin/true"]))?;
+    let real = work.join("real");
+    bundle(&real, &realistic(configs, &["/bin/true"])?)?;
+    let sleep = work.join("sleep");
+    bundle(&sleep, &minimal(&["sleep", "1000"]))?;
+    let mut measures = Vec::new();
+    eprintln!("husk-bench: run /bin/true, minimal config");
+    measures.push(bench_run(&c, "run /bin/true (minimal)", &min, runs)?);
+    eprintln!("husk-bench: run /bin/true, realistic config");
+    measures.push(bench_run(&c, "run /bin/true (podman config)", &real, runs)?);
+    eprintln!("husk-bench: lifecycle, minimal config");
+    measures.push(bench_lifecycle(
+        &c,
+        "create+start+wait+delete (minimal)",
+        &min,
+        runs,
+    )?);
+    eprintln!("husk-bench: lifecycle, realistic config");
+    measures.push(bench_lifecycle(
+        &c,
+        "create+start+wait+delete (podman config)",
+        &real,
+        runs,
+    )?);
+    eprintln!("husk-bench: series of {series}");
+    let s = bench_series(&c, &sleep, series)?;
+    Ok(Results {
+        measures,
+        series: s,
+        sizes: sizes(rts),
+    })
+}
+
+/// Everything the report shows.
+pub struct Results {
+    /// The timed measurements.
+    pub measures: Vec<Measure>,
+    /// Per runtime, the create+start time of each container of the series.
+    pub series: Vec<Vec<f64>>,
+    /// Binary sizes in bytes.
+    pub sizes: Vec<u64>,
+}
+
+/// Median of the slice (for the report).
+pub fn med(v: &[f64]) -> f64 {
+    median(v)
+}

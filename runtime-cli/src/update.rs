@@ -1,0 +1,154 @@
+//! `husk update`: change a running container's resources. `--resources=-` (stdin) or
+//! `--resources FILE` takes a runtime-spec `LinuxResources` JSON object, as containerd and
+//! podman send it; runc's individual flags build one. The library merges it over the resources
+//! in force, validates, applies and remembers it.
+
+use std::io::Read;
+
+use husk::Container;
+use oci_spec::runtime::LinuxResources;
+use serde_json::{json, Map, Value};
+
+use crate::{err_msg, Cli, CmdResult};
+
+/// `update` arguments (runc's names).
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// A LinuxResources JSON file, or `-` for stdin
+    #[arg(short, long, value_name = "FILE")]
+    pub resources: Option<String>,
+    /// Memory limit (bytes, or with a k/m/g suffix)
+    #[arg(long, short = 'm')]
+    pub memory: Option<String>,
+    /// Memory plus swap limit (-1: unlimited)
+    #[arg(long)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long)]
+    pub memory_reservation: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(long)]
+    pub cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds (-1: unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    /// CPUs to use (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use (0-3, 0,1)
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    /// Maximum number of pids (-1: unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Block IO weight (10-1000)
+    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// The container id
+    pub id: String,
+}
+
+/// Run `update`.
+pub fn run(cli: &Cli, a: &UpdateArgs) -> CmdResult {
+    let resources = resources_of(a)?;
+    let mut c = Container::load(&cli.root, &a.id).map_err(err_msg)?;
+    c.update(&resources).map_err(err_msg)?;
+    Ok(0)
+}
+
+fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
+    let mut v = match a.resources.as_deref() {
+        Some("-") => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| format!("read stdin: {e}"))?;
+            serde_json::from_str(&s).map_err(|e| format!("resources: {e}"))?
+        }
+        Some(f) => {
+            let s = std::fs::read_to_string(f).map_err(|e| format!("open {f}: {e}"))?;
+            serde_json::from_str(&s).map_err(|e| format!("resources: {e}"))?
+        }
+        None => Value::Object(Map::new()),
+    };
+    let mut set = |section: &str, key: &str, val: Value| {
+        let obj = v.as_object_mut().expect("object");
+        let sec = obj.entry(section).or_insert_with(|| json!({}));
+        sec[key] = val;
+    };
+    if let Some(m) = &a.memory {
+        set("memory", "limit", json!(parse_bytes(m)?));
+    }
+    if let Some(m) = &a.memory_swap {
+        set("memory", "swap", json!(parse_bytes(m)?));
+    }
+    if let Some(m) = &a.memory_reservation {
+        set("memory", "reservation", json!(parse_bytes(m)?));
+    }
+    if let Some(s) = a.cpu_shares {
+        set("cpu", "shares", json!(s));
+    }
+    if let Some(q) = a.cpu_quota {
+        set("cpu", "quota", json!(q));
+    }
+    if let Some(p) = a.cpu_period {
+        set("cpu", "period", json!(p));
+    }
+    if let Some(c) = &a.cpuset_cpus {
+        set("cpu", "cpus", json!(c));
+    }
+    if let Some(m) = &a.cpuset_mems {
+        set("cpu", "mems", json!(m));
+    }
+    if let Some(p) = a.pids_limit {
+        set("pids", "limit", json!(p));
+    }
+    if let Some(w) = a.blkio_weight {
+        set("blockIO", "weight", json!(w));
+    }
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| format!("resources.{}: {}", e.path(), e.inner()))
+}
+
+/// Bytes with an optional binary-unit suffix (`k`, `m`, `g`, `t`, with or without `b`), as
+/// runc's `units.RAMInBytes`; `-1` means unlimited.
+fn parse_bytes(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size: {s:?}"))?;
+    if n < 0.0 {
+        return Err(format!("invalid size: {s:?}"));
+    }
+    Ok((n * mult as f64) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_like_runc() {
+        assert_eq!(parse_bytes("1024").unwrap(), 1024);
+        assert_eq!(parse_bytes("100m").unwrap(), 100 << 20);
+        assert_eq!(parse_bytes("1.5g").unwrap(), 3 << 29);
+        assert_eq!(parse_bytes("2KB").unwrap(), 2048);
+        assert_eq!(parse_bytes("-1").unwrap(), -1);
+        assert!(parse_bytes("lots").is_err());
+    }
+}
