@@ -29,7 +29,7 @@ status() { $H state "$1" 2>/dev/null | grep -o '"status": *"[a-z]*"' | grep -o '
 state_pid() { $H state "$1" 2>/dev/null | grep -o '"pid": *[0-9]*' | grep -o '[0-9]*$'; }
 gone() { [ ! -e "$CG/husk-lab/$1" ]; }
 
-echo "lab: husk $($H --version 2>&1 | head -n1)"
+echo "lab: $($H --version 2>&1 | head -n1)"
 
 # A first container on cgroup v2, with its cgroup namespace: it sees itself at the root and
 # the controllers husk enabled for it.
