@@ -50,6 +50,8 @@ mod stats;
 mod system_tests;
 mod v1;
 mod v2;
+#[cfg(test)]
+mod v2_system_tests;
 mod validate;
 
 use std::collections::BTreeMap;
