@@ -82,6 +82,9 @@ if step "cargo build" cargo build --workspace --all-targets; then
     else
         skip "conformance" "conformance/run.sh is not in this checkout"
     fi
+
+    # ---- cgroup v2 on a real v2-only kernel: Debian's kernel under QEMU/TCG (lab/README.md) ----
+    step "cgroup v2 lab (QEMU)" bash lab/cgroup-v2.sh || true
 fi
 
 printf '\n==================== summary ====================\n'
