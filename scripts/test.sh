@@ -91,8 +91,14 @@ printf '\n==================== summary ====================\n'
 for i in "${!names[@]}"; do
     printf '%-42s %s\n' "${names[$i]}" "${results[$i]}"
 done
+npass=0; nfail=0
+for r in "${results[@]}"; do
+    case $r in PASS*) npass=$((npass + 1)) ;; FAIL*) nfail=$((nfail + 1)) ;; esac
+done
 if [ $failed -ne 0 ]; then
     printf '\nFAILED (scroll up to the first FAIL step for details)\n'
+    printf 'steps: %d passed, %d failed\n' "$npass" "$((nfail > 0 ? nfail : 1))"
     exit 1
 fi
 printf '\nALL PASSED\n'
+printf 'steps: %d passed, 0 failed\n' "$npass"
