@@ -1,5 +1,6 @@
 //! The effects behind `start`, `kill`, `delete` and `wait`.
 
+use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
@@ -19,7 +20,7 @@ use crate::{Error, Result};
 /// Open the exec fifo for reading, which releases init from its blocking open, and read its
 /// byte. `Err(None)` when init died instead (it never writes): the fifo is polled together
 /// with init's pidfd so `start` cannot hang on a dead container.
-pub(super) fn release_fifo(dir: &StateDir, pid: i32) -> std::result::Result<(), Option<Error>> {
+pub(super) fn release_fifo(dir: &StateDir, pid: i32) -> std::result::Result<File, Option<Error>> {
     let path = dir.fifo();
     // The pidfd first: opening the fifo releases init, which may exit (and be reaped) at once.
     let pidfd = pidfd_open(pid).map_err(|_| None)?;
@@ -48,14 +49,25 @@ pub(super) fn release_fifo(dir: &StateDir, pid: i32) -> std::result::Result<(), 
             return Err(None);
         }
     }
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    if buf.is_empty() {
+    let mut byte = [0u8; 1];
+    if !matches!(f.read(&mut byte), Ok(1)) {
         return Err(None);
     }
     std::fs::remove_file(&path)
         .map_err(|e| Some(Error::sys(format!("remove {}", path.display()), e)))?;
-    Ok(())
+    Ok(f)
+}
+
+/// Wait until init has `execve`d the user program (or died): init holds the fifo open,
+/// close-on-exec, until then.
+pub(super) fn wait_exec(f: File) {
+    let mut f = f;
+    if let Ok(flags) = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GETFL) {
+        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) & !nix::fcntl::OFlag::O_NONBLOCK;
+        let _ = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(flags));
+    }
+    let mut rest = Vec::new();
+    let _ = f.read_to_end(&mut rest);
 }
 
 /// Signal the exact process we started (pidfd: no pid-reuse race; the start time is checked

@@ -305,13 +305,19 @@ impl Container {
             }
             _ => return Err(self.wrong("cannot start an already running container")),
         }
-        if let Err(e) = lifecycle::release_fifo(&self.dir, self.state.pid) {
-            return Err(
-                e.unwrap_or_else(|| self.wrong("cannot start a container that has stopped"))
-            );
-        }
+        let fifo = match lifecycle::release_fifo(&self.dir, self.state.pid) {
+            Ok(f) => f,
+            Err(e) => {
+                return Err(
+                    e.unwrap_or_else(|| self.wrong("cannot start a container that has stopped"))
+                )
+            }
+        };
         let poststart = crate::hooks::of_kind(self.state.hooks.as_ref(), "poststart");
         if !poststart.is_empty() {
+            // runtime-spec: poststart hooks run after the user program started (and so after
+            // the startContainer hooks).
+            lifecycle::wait_exec(fifo);
             // runtime-spec: a failing poststart hook is a warning; the lifecycle goes on.
             let failed = crate::hooks::run_all("poststart", poststart, &self.hook_state());
             self.warnings.extend(failed.iter().map(|e| e.to_string()));

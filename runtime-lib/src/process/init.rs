@@ -276,7 +276,9 @@ fn init(
     let mut fifo = File::from(fifo);
     fifo.write_all(b"0")
         .map_err(|e| sys_err("write exec fifo", e))?;
-    drop(fifo);
+    // The fifo stays open (close-on-exec) until execve: its EOF tells `start` that the user
+    // program runs, so poststart hooks come after startContainer hooks and the exec.
+    let _exec_signal = fifo;
     drop(procfs);
 
     let start_hooks = crate::hooks::of_kind(hooks, "startContainer");
