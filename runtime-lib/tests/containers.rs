@@ -361,6 +361,11 @@ fn hooks_run_in_order_with_state() -> R {
         pos("createContainer")? < pos("startContainer")?,
         format!("order:\n{log}"),
     )?;
+    // poststart runs once the user program has started, so after startContainer.
+    check(
+        pos("startContainer")? < pos("poststart")?,
+        format!("order:\n{log}"),
+    )?;
     check(
         pos("poststart")? < pos("poststop")?,
         format!("order:\n{log}"),
