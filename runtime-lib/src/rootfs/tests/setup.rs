@@ -409,3 +409,80 @@ fn trusted_procfs_fallback_checks_proc() {
     });
     res.unwrap();
 }
+
+/// containerd's layout: the rootfs is an overlay mount of its own (a snapshot), on a shared
+/// host mount. Setup works on it, and writes land in the upper layer.
+#[test]
+fn overlay_rootfs_like_containerd() {
+    if !root_or_skip() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let b = Bundle::new("overlay");
+    let _shared = SharedBind::new(&b.dir);
+    let (lower, upper, work) = (b.dir.join("lower"), b.dir.join("upper"), b.dir.join("work"));
+    std::fs::rename(b.rootfs(), &lower).unwrap();
+    for d in [&upper, &work, &b.rootfs()] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    if let Err(e) = nix::mount::mount(
+        Some("overlay"),
+        &b.rootfs(),
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(data.as_str()),
+    ) {
+        println!("SKIPPED: overlayfs: {e}");
+        return;
+    }
+    let _overlay = Unmount(b.rootfs());
+    let s = spec(
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+        "mounts":[{"destination":"/proc","type":"proc"},{"destination":"/dev","type":"tmpfs"}],
+        "linux":{"maskedPaths":["/proc/timer_list"],"readonlyPaths":["/proc/sys"]}}"#,
+    );
+    let rootfs = b.rootfs();
+    let opts = RootfsOptions {
+        spec: &s,
+        rootfs: &rootfs,
+        bundle: &b.dir,
+        no_pivot: false,
+        new_userns: false,
+        new_cgroupns: false,
+    };
+    let res = in_child(CloneFlags::CLONE_NEWPID, || {
+        setup_and_finalize(&opts)?;
+        ensure!(
+            std::fs::read_to_string("/marker").is_ok(),
+            "/ is not the rootfs"
+        );
+        let all = mounts_inside();
+        ensure!(
+            mount_at_path(&all, "/")?.fstype == "overlay",
+            "/ is not the overlay"
+        );
+        std::fs::write("/written", "x").map_err(|e| format!("write /written: {e}"))?;
+        Ok(())
+    });
+    let left: Vec<_> = b
+        .host_mounts()
+        .into_iter()
+        .filter(|p| p != &b.dir && p != &b.rootfs())
+        .collect();
+    assert_eq!(left, Vec::<PathBuf>::new(), "mounts leaked to the host");
+    res.unwrap();
+    assert!(
+        upper.join("written").exists(),
+        "the write did not reach the upper layer"
+    );
+    assert!(
+        !upper.join("dev").join("null").exists(),
+        "/dev was not a tmpfs"
+    );
+}
