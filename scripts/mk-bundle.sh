@@ -6,6 +6,10 @@
 set -eu
 dir=${1:?usage: mk-bundle.sh DIR [husk-binary]}
 spec_tool=${2:-}
+# The spec tool runs from inside DIR: a relative path to it must be made absolute first.
+case "$spec_tool" in
+    */*) [ "${spec_tool#/}" != "$spec_tool" ] || spec_tool=$PWD/$spec_tool ;;
+esac
 busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || { echo "mk-bundle: busybox not found (apt-get install busybox-static)" >&2; exit 1; }
 if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then

@@ -181,11 +181,7 @@ fn scan_log_flags(args: &[OsString]) -> (Option<PathBuf>, LogFormat) {
         let value = |it: &mut dyn Iterator<Item = String>| inline.clone().or_else(|| it.next());
         match name.as_str() {
             "--log" => path = value(&mut it).map(PathBuf::from),
-            "--log-format" => {
-                if value(&mut it).as_deref() == Some("json") {
-                    format = LogFormat::Json;
-                }
-            }
+            "--log-format" if value(&mut it).as_deref() == Some("json") => format = LogFormat::Json,
             _ => {}
         }
     }
@@ -214,6 +210,7 @@ const LONG_NAMES: &[&str] = &[
     "preserve-fds",
     "detach",
     "keep",
+    "no-subreaper",
     "all",
     "force",
     "format",

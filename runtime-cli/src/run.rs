@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// Keep the container's state after it exits in the foreground (do not delete it)
     #[arg(long)]
     pub keep: bool,
+    /// Accepted for runc compatibility: runc's `run` becomes a child subreaper unless told
+    /// not to; husk's never does, so this flag already describes its behaviour
+    #[arg(long, hide = true)]
+    pub no_subreaper: bool,
     #[command(flatten)]
     pub create: CreateArgs,
 }

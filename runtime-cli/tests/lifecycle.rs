@@ -5,7 +5,6 @@
 mod common;
 
 use std::fs;
-use std::time::Duration;
 
 use common::*;
 
@@ -107,9 +106,19 @@ fn create_start_state_kill_delete_through_every_status() {
         "the user process ran before start"
     );
 
+    // `create` returned: exactly one process remains, init (no helper process stays behind).
+    let procs = processes_mentioning(&id);
+    assert_eq!(
+        procs.len(),
+        1,
+        "processes of the container after create: {procs:?}"
+    );
+    assert!(
+        procs[0].starts_with(&format!("{pid} ")),
+        "{procs:?} is not init {pid}"
+    );
     // The leftover checks used by the bad-input tests do see a live container.
     assert!(env.root.join(&id).exists(), "no state folder under --root");
-    assert!(!processes_mentioning(&id).is_empty() || !cgroups_named(&id).is_empty());
     let cgroup_dirs = own_cgroup_dirs(pid);
     assert!(
         !cgroup_dirs.is_empty(),
@@ -128,9 +137,7 @@ fn create_start_state_kill_delete_through_every_status() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(env.status(&id), "running");
-    assert!(wait_until(Duration::from_secs(10), || env
-        .out("c")
-        .contains("started")));
+    assert!(wait_until(WAIT, || env.out("c").contains("started")));
     assert_eq!(
         env.state(&id).unwrap()["pid"].as_i64(),
         Some(pid),
@@ -194,9 +201,7 @@ fn kill_accepts_names_and_numbers() {
         &["sh", "-c", "trap 'echo usr1' USR1; trap 'echo usr2' USR2; trap 'echo hup' HUP; echo ready; while :; do sleep 0.1; done"],
     );
     env.run_detached(&id, &b);
-    assert!(wait_until(Duration::from_secs(10), || env
-        .out(&id)
-        .contains("ready")));
+    assert!(wait_until(WAIT, || env.out(&id).contains("ready")));
     for (sig, want, count) in [
         ("SIGUSR1", "usr1", 1),
         ("usr1", "usr1", 2),
@@ -210,11 +215,7 @@ fn kill_accepts_names_and_numbers() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert!(
-            wait_until(Duration::from_secs(10), || env
-                .out(&id)
-                .matches(want)
-                .count()
-                >= count),
+            wait_until(WAIT, || env.out(&id).matches(want).count() >= count),
             "signal {sig} not seen: {}",
             env.out(&id)
         );
@@ -273,7 +274,7 @@ fn run_foreground_killed_by_sigkill_returns_137() {
     let before = MountSnapshot::take();
     let mut child = env.spawn_to_files("run", &["run", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert!(
-        wait_until(Duration::from_secs(10), || env.out("run").contains("ready")),
+        wait_until(WAIT, || env.out("run").contains("ready")),
         "never ready"
     );
     let o = env.run(&["kill", &id, "KILL"]);
@@ -298,15 +299,13 @@ fn run_foreground_forwards_signals() {
     let before = MountSnapshot::take();
     let mut child = env.spawn_to_files("run", &["run", "--bundle", b.dir.to_str().unwrap(), &id]);
     assert!(
-        wait_until(Duration::from_secs(10), || env.out("run").contains("ready")),
+        wait_until(WAIT, || env.out("run").contains("ready")),
         "never ready"
     );
     let runtime_pid = nix::unistd::Pid::from_raw(child.id() as i32);
     nix::sys::signal::kill(runtime_pid, nix::sys::signal::Signal::SIGUSR1).unwrap();
     assert!(
-        wait_until(Duration::from_secs(10), || env
-            .out("run")
-            .contains("got-usr1")),
+        wait_until(WAIT, || env.out("run").contains("got-usr1")),
         "USR1 not forwarded"
     );
     nix::sys::signal::kill(runtime_pid, nix::sys::signal::Signal::SIGTERM).unwrap();

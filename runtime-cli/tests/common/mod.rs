@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// How long a test waits for a container to reach a state or print a line: generous, because
+/// the machines are shared (2 cores, several builds at once); a healthy run takes milliseconds.
+pub const WAIT: Duration = Duration::from_secs(30);
+
 /// The runtime binary under test.
 pub fn runtime() -> PathBuf {
     match std::env::var_os("HUSK_TEST_RUNTIME") {
@@ -37,12 +41,21 @@ pub fn is_runc() -> bool {
     runtime().file_name().is_some_and(|n| n == "runc")
 }
 
+/// Print `SKIPPED: <test>: <reason>`, or fail when `HUSK_TEST_NO_SKIP=1` (scripts/test.sh sets
+/// it: it runs as root and installed everything, so a skip there would hide a broken set-up).
+pub fn skip(test: &str, reason: &str) {
+    if std::env::var_os("HUSK_TEST_NO_SKIP").is_some_and(|v| v == "1") {
+        panic!("{test}: would be skipped ({reason}) but HUSK_TEST_NO_SKIP=1");
+    }
+    println!("SKIPPED: {test}: {reason}");
+}
+
 /// True when running as root; otherwise prints the SKIPPED line.
 pub fn root_or_skip(test: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
         true
     } else {
-        println!("SKIPPED: {test}: needs root");
+        skip(test, "needs root");
         false
     }
 }
@@ -80,7 +93,7 @@ pub fn can_run_containers(test: &str) -> bool {
         return false;
     }
     if busybox().is_none() {
-        println!("SKIPPED: {test}: no static busybox (apt-get install busybox-static)");
+        skip(test, "no static busybox (apt-get install busybox-static)");
         return false;
     }
     true
@@ -351,7 +364,7 @@ impl TestEnv {
     /// Wait (bounded) until `state <id>` says `want`.
     pub fn wait_status(&self, id: &str, want: &str) {
         let mut last = String::new();
-        let ok = wait_until(Duration::from_secs(10), || {
+        let ok = wait_until(WAIT, || {
             last = self.status(id);
             last == want
         });

@@ -252,6 +252,11 @@ impl Container {
         if self.dir.fifo().exists() {
             return Status::Created;
         }
+        if let Some(cg) = &self.state.cgroup {
+            if cgroups::from_config(cg).is_frozen().unwrap_or(false) {
+                return Status::Paused;
+            }
+        }
         Status::Running
     }
 

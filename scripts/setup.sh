@@ -1,0 +1,61 @@
+# Shared set-up for scripts/demo.sh and scripts/test.sh (sourced, not run).
+# Installs what building and testing husk needs on Debian/Ubuntu, as root, without prompts.
+
+# Packages: busybox-static (the containers' root filesystems), jq (edit config.json in shell),
+# build tools (the Rust linker is cc; static probes need libc6-dev), git (the commit in
+# `husk --version`), runc and crun (reference runtimes for the tests, conformance and
+# benchmarks), hyperfine and time (benchmarks, peak RSS), curl + ca-certificates (rustup when no Rust is found).
+HUSK_APT_PACKAGES="busybox-static jq build-essential pkg-config git ca-certificates curl runc crun hyperfine time"
+
+# The Rust version the workspace needs (Cargo.toml rust-version).
+HUSK_RUST_MIN=1.85
+
+log() { printf '\n==> %s\n' "$*"; }
+
+need_root() {
+    if [ "$(id -u)" != 0 ]; then
+        echo "$0: run as root (sudo $0): containers need root, and this installs packages" >&2
+        exit 1
+    fi
+}
+
+install_packages() {
+    # $1: space-separated package list (default: all of HUSK_APT_PACKAGES)
+    local pkgs=${1:-$HUSK_APT_PACKAGES} missing=()
+    for p in $pkgs; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        log "packages already installed: $pkgs"
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null; then
+        echo "no apt-get: install these by hand: ${missing[*]}" >&2
+        return 1
+    fi
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+}
+
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+
+# Make `cargo` (>= HUSK_RUST_MIN) available on PATH: an existing toolchain, ~/.cargo/bin, or
+# rustup (needs https access to static.rust-lang.org).
+ensure_rust() {
+    export PATH="$HOME/.cargo/bin:$PATH"
+    if command -v cargo >/dev/null; then
+        local v
+        v=$(rustc --version | awk '{print $2}')
+        if version_ge "$v" "$HUSK_RUST_MIN"; then
+            log "using Rust $v ($(command -v cargo))"
+            return 0
+        fi
+        echo "Rust $v is older than $HUSK_RUST_MIN" >&2
+    fi
+    log "installing Rust with rustup (stable, minimal profile + rustfmt, clippy)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+        sh -s -- -y --profile minimal --component rustfmt,clippy </dev/null
+    export PATH="$HOME/.cargo/bin:$PATH"
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Install what the tests need, build, and run every test of the workspace; then the
+# runtime-spec conformance run when conformance/run.sh exists. Ends with a summary and exits
+# non-zero if any step failed.
+#   sudo scripts/test.sh
+# Environment:
+#   CI=true                 lint steps (cargo fmt --check, clippy -D warnings) are required;
+#                           elsewhere they are skipped when rustfmt/clippy are not installed
+#   HUSK_SKIP_INSTALL=1     do not apt-get install anything
+#   HUSK_TEST_RUNTIME=PATH  run the system tests against another runtime (e.g. /usr/sbin/runc)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+need_root
+
+ci=${CI:-false}
+declare -a names=() results=()
+failed=0
+step() {
+    # step NAME COMMAND...: run, record PASS/FAIL with the duration.
+    local name=$1 start rc
+    shift
+    log "[$name] $*"
+    start=$(date +%s)
+    "$@"
+    rc=$?
+    names+=("$name")
+    if [ $rc -eq 0 ]; then
+        results+=("PASS  ($(( $(date +%s) - start ))s)")
+    else
+        results+=("FAIL  (exit $rc, $(( $(date +%s) - start ))s)")
+        failed=1
+    fi
+    return $rc
+}
+skip() { names+=("$1"); results+=("SKIPPED: $2"); log "[$1] SKIPPED: $2"; }
+
+if [ "${HUSK_SKIP_INSTALL:-0}" != 1 ]; then
+    step "install packages" install_packages || true
+fi
+ensure_rust
+
+# The system tests must not quietly skip here: this script installed busybox-static and runs
+# as root, so a missing prerequisite is a failure (see runtime-cli/tests/common/mod.rs).
+export HUSK_TEST_NO_SKIP=1
+export RUST_BACKTRACE=1
+
+lint() {
+    # lint NAME COMPONENT COMMAND...
+    local name=$1 component=$2
+    shift 2
+    if cargo "$component" --version >/dev/null 2>&1; then
+        step "$name" "$@" || true
+    elif [ "$ci" = true ]; then
+        names+=("$name"); results+=("FAIL  (cargo $component is not installed)"); failed=1
+    else
+        skip "$name" "cargo $component is not installed (rustup component add $component)"
+    fi
+}
+lint "cargo fmt --check" fmt cargo fmt --all --check
+lint "cargo clippy" clippy cargo clippy --workspace --all-targets -- -D warnings
+
+if step "cargo build" cargo build --workspace --all-targets; then
+    # --no-fail-fast: one failing test binary must not hide the results of the others.
+    step "cargo test (unit, namespaced, system)" cargo test --workspace --no-fail-fast || true
+
+    # ---- runtime-spec conformance (conformance/run.sh, its own harness) ----
+    if [ -f conformance/run.sh ]; then
+        step "conformance (husk)" env HUSK="$PWD/target/debug/husk" bash conformance/run.sh "$PWD/target/debug/husk" || true
+    else
+        skip "conformance" "conformance/run.sh is not in this checkout"
+    fi
+fi
+
+printf '\n==================== summary ====================\n'
+for i in "${!names[@]}"; do
+    printf '%-42s %s\n' "${names[$i]}" "${results[$i]}"
+done
+if [ $failed -ne 0 ]; then
+    printf '\nFAILED (scroll up to the first FAIL step for details)\n'
+    exit 1
+fi
+printf '\nALL PASSED\n'
