@@ -324,6 +324,72 @@ fn failed_create_leaves_nothing() -> R {
     }
 }
 
+fn hooks_run_in_order_with_state() -> R {
+    let env = Env::new("hooks");
+    let log_dir = env.dir.join("b/rootfs/out");
+    let host_log = log_dir.join("log");
+    // Runtime-side and pre-pivot hooks see the host path; startContainer runs after pivot_root
+    // and sees the same folder as /out.
+    let hook = |kind: &str, path: &Path| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("read -r s; echo \"{kind} $s\" >> {}", path.display())]});
+    let b = env.bundle("b", &["true"], |s| {
+        s["hooks"] = json!({
+            "createRuntime": [hook("createRuntime", &host_log)],
+            "createContainer": [hook("createContainer", &host_log)],
+            "startContainer": [hook("startContainer", Path::new("/out/log"))],
+            "poststart": [hook("poststart", &host_log)],
+            "poststop": [hook("poststop", &host_log)],
+        });
+    });
+    let st = env.run("h", &b)?;
+    check(st == ExitStatus::Code(0), format!("exit {st:?}"))?;
+    let log = read(&host_log)?;
+    let kinds: Vec<&str> = log
+        .lines()
+        .map(|l| l.split(' ').next().unwrap_or(""))
+        .collect();
+    let pos = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| *x == k)
+            .ok_or(format!("{k} did not run:\n{log}"))
+    };
+    check(
+        pos("createRuntime")? < pos("createContainer")?,
+        format!("order:\n{log}"),
+    )?;
+    check(
+        pos("createContainer")? < pos("startContainer")?,
+        format!("order:\n{log}"),
+    )?;
+    check(
+        pos("poststart")? < pos("poststop")?,
+        format!("order:\n{log}"),
+    )?;
+    let first = log.lines().next().unwrap_or("");
+    let state: Value = serde_json::from_str(first.trim_start_matches("createRuntime "))
+        .map_err(|e| format!("{e}: {first}"))?;
+    check(
+        state["id"] == "h"
+            && state["status"] == "creating"
+            && state["pid"].as_i64().unwrap_or(0) > 0,
+        format!("createRuntime state: {state}"),
+    )?;
+    // A failing createRuntime hook fails create and leaves nothing behind.
+    let b2 = env.bundle("b2", &["true"], |s| {
+        s["hooks"] = json!({"createRuntime": [{"path": "/bin/false"}]});
+    });
+    match env.builder("h2", &b2).create() {
+        Ok(_) => Err("create succeeded despite a failing createRuntime hook".into()),
+        Err(e) => {
+            check(
+                e.to_string().contains("createRuntime"),
+                format!("error: {e}"),
+            )?;
+            check(!env.root.join("h2").exists(), "state folder left behind")
+        }
+    }
+}
+
 fn main() {
     if !nix::unistd::geteuid().is_root() {
         if std::env::var_os("HUSK_TEST_NO_SKIP").is_some_and(|v| v == "1") {
@@ -336,7 +402,11 @@ fn main() {
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     type Case = (&'static str, fn() -> R);
-    let cases: [Case; 7] = [
+    let cases: [Case; 8] = [
+        (
+            "hooks_run_in_order_with_state",
+            hooks_run_in_order_with_state,
+        ),
         ("user_namespace_maps_ids", user_namespace_maps_ids),
         (
             "join_pid_namespace_uses_second_fork",

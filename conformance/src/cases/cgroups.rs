@@ -324,7 +324,10 @@ fn rt_runtime(c: &mut Ctx<'_>) -> R {
         let parent = h.join(&c.env.cg_prefix);
         let _ = std::fs::create_dir(&parent);
         if let Err(e) = std::fs::write(parent.join("cpu.rt_runtime_us"), "10000") {
-            skip!("cannot give {} a real-time budget: {e} (host environment)", parent.display());
+            skip!(
+                "cannot give {} a real-time budget: {e} (host environment)",
+                parent.display()
+            );
         }
     }
     limit(

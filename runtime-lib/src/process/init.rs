@@ -142,22 +142,6 @@ fn init(
             _ => {}
         }
     }
-    let hooks = spec.hooks().as_ref();
-    #[allow(deprecated)]
-    let runtime_hooks = !crate::hooks::of_kind(hooks, "prestart").is_empty()
-        || !crate::hooks::of_kind(hooks, "createRuntime").is_empty();
-    if runtime_hooks {
-        ch.send_parent(&ToParent::CreateRuntimeHooks)
-            .map_err(|e| sys_err("sync: send", e))?;
-        expect(ch, ToChild::HooksDone)?;
-    }
-    let create_container = crate::hooks::of_kind(hooks, "createContainer");
-    if !create_container.is_empty() {
-        let state = hook_state(cfg, "created");
-        crate::hooks::run("createContainer", create_container, &state)
-            .map_err(|e| fail(e.to_string(), None))?;
-    }
-
     let opts = RootfsOptions {
         spec,
         rootfs: &plan.rootfs,
@@ -166,7 +150,22 @@ fn init(
         new_userns: ns.is_new(LinuxNamespaceType::User),
         new_cgroupns: ns.is_new(LinuxNamespaceType::Cgroup),
     };
-    rootfs::setup(&opts).map_err(|e| fail(e.to_string(), e.errno()))?;
+    // prestart/createRuntime (in the runtime) and createContainer (here) run once every mount
+    // is in place, before pivot_root, as runc does.
+    let hooks = spec.hooks().as_ref();
+    let hook_err = std::cell::RefCell::new(None);
+    let before_pivot = || {
+        run_create_hooks(cfg, ch, hooks).map_err(|e| {
+            let msg = e.msg.clone();
+            *hook_err.borrow_mut() = Some(e);
+            rootfs::RootfsError::Unsafe(msg)
+        })
+    };
+    if let Err(e) = rootfs::setup_with_hook(&opts, before_pivot) {
+        return Err(hook_err
+            .into_inner()
+            .unwrap_or_else(|| fail(e.to_string(), e.errno())));
+    }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| sys_err(format!("sethostname({h:?})"), e))?;
     }
@@ -405,5 +404,29 @@ fn setup_console(sock: &OwnedFd, size: Option<&oci_spec::runtime::Box>) -> Resul
         None,
     )
     .map_err(|e| sys_err("sendmsg(console socket)", e))?;
+    Ok(())
+}
+
+/// The createRuntime/prestart sync with the parent, then createContainer hooks.
+fn run_create_hooks(
+    cfg: &InitConfig<'_>,
+    ch: &Channel,
+    hooks: Option<&oci_spec::runtime::Hooks>,
+) -> Result<(), ErrorData> {
+    #[allow(deprecated)]
+    let runtime_hooks = !crate::hooks::of_kind(hooks, "prestart").is_empty()
+        || !crate::hooks::of_kind(hooks, "createRuntime").is_empty();
+    if runtime_hooks {
+        ch.send_parent(&ToParent::CreateRuntimeHooks)
+            .map_err(|e| sys_err("sync: send", e))?;
+        expect(ch, ToChild::HooksDone)?;
+    }
+    let create_container = crate::hooks::of_kind(hooks, "createContainer");
+    if !create_container.is_empty() {
+        let state = hook_state(cfg, "created");
+        crate::hooks::run("createContainer", create_container, &state)
+            .map_err(|e| fail(e.to_string(), None))?;
+    }
+
     Ok(())
 }

@@ -208,6 +208,8 @@ pub fn plan(spec: Spec, bundle: PathBuf, warnings: Vec<String>) -> Result<Plan, 
         crate::cgroups::validate(r).map_err(|e| invalid_from(e.to_string()))?;
     }
     crate::rootfs::validate(&spec).map_err(|e| invalid_from(e.to_string()))?;
+    let mut warnings = warnings;
+    warnings.extend(crate::rootfs::validate_warnings(&spec));
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) => Some(seccomp::compile(s).map_err(|e| invalid_from(e.to_string()))?),
         None => None,
