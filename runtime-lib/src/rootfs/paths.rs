@@ -161,6 +161,13 @@ fn attach_empty_tmpfs(target: BorrowedFd<'_>, shown: &Path) -> Result<(), (Errno
         let op = "fsconfig(<tmpfs>, FSCONFIG_SET_STRING, \"source\", \"tmpfs\", 0)";
         (e, op.to_string())
     })?;
+    // A read-only superblock too (it is a private one), as MS_RDONLY on a classic mount gives.
+    api::fsconfig_set_flag(fs.as_fd(), c"ro").map_err(|e| {
+        (
+            e,
+            "fsconfig(<tmpfs>, FSCONFIG_SET_FLAG, \"ro\", NULL, 0)".to_string(),
+        )
+    })?;
     api::fsconfig_create(fs.as_fd()).map_err(|e| {
         (
             e,

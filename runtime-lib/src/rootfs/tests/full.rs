@@ -231,7 +231,10 @@ fn check_mounts(all: &[MountInfo]) -> Result<(), String> {
     // masked directory: an empty read-only tmpfs, shown like a classic tmpfs mount
     let fw = mount_at_path(all, "/sys/firmware")?;
     ensure!(
-        fw.fstype == "tmpfs" && fw.source == "tmpfs" && has_opt(&fw, "ro"),
+        fw.fstype == "tmpfs"
+            && fw.source == "tmpfs"
+            && has_opt(&fw, "ro")
+            && fw.super_options.iter().any(|o| o == "ro"),
         "/sys/firmware: {fw:?}"
     );
     Ok(())
