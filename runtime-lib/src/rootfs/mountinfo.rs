@@ -15,6 +15,9 @@ pub(crate) struct MountInfo {
     pub optional: Vec<String>,
     /// Filesystem type.
     pub fstype: String,
+    /// Mount source (`tmpfs`, `/dev/sda1`, `none`).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub source: String,
     /// Per-superblock options.
     pub super_options: Vec<String>,
 }
@@ -66,6 +69,7 @@ fn parse_line(line: &str) -> Option<MountInfo> {
         options: f[5].split(',').map(|s| s.to_string()).collect(),
         optional: f[6..].iter().map(|s| s.to_string()).collect(),
         fstype: r[0].to_string(),
+        source: unescape(r[1]),
         super_options: r[2].split(',').map(|s| s.to_string()).collect(),
     })
 }

@@ -156,6 +156,18 @@ pub(crate) fn verified_null(root: &Root) -> Result<OwnedFd, RootfsError> {
 fn attach_empty_tmpfs(target: BorrowedFd<'_>, shown: &Path) -> Result<(), (Errno, String)> {
     let fs =
         api::fsopen(c"tmpfs").map_err(|e| (e, "fsopen(\"tmpfs\", FSOPEN_CLOEXEC)".to_string()))?;
+    // The mount source shown in mountinfo ("none" otherwise), as a classic mount would have.
+    api::fsconfig_set_string(fs.as_fd(), c"source", c"tmpfs").map_err(|e| {
+        let op = "fsconfig(<tmpfs>, FSCONFIG_SET_STRING, \"source\", \"tmpfs\", 0)";
+        (e, op.to_string())
+    })?;
+    // A read-only superblock too (it is a private one), as MS_RDONLY on a classic mount gives.
+    api::fsconfig_set_flag(fs.as_fd(), c"ro").map_err(|e| {
+        (
+            e,
+            "fsconfig(<tmpfs>, FSCONFIG_SET_FLAG, \"ro\", NULL, 0)".to_string(),
+        )
+    })?;
     api::fsconfig_create(fs.as_fd()).map_err(|e| {
         (
             e,

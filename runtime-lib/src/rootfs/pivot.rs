@@ -45,9 +45,15 @@ fn read_mountinfo() -> Result<Vec<super::mountinfo::MountInfo>, RootfsError> {
 
 /// Before any mount: set the propagation of the whole tree (default `rslave`, so nothing
 /// done here reaches the host while host mounts still reach the container), make the mount
-/// holding the rootfs private if it is shared (a bind of the rootfs would propagate back to
-/// the host, and `pivot_root` refuses a shared parent), and bind the rootfs onto itself so
-/// it is a mount that can be pivoted into / moved. `rootfs` is a trusted host path.
+/// holding the rootfs a slave if it is shared (a bind of the rootfs would otherwise
+/// propagate back to the host, and `pivot_root` refuses a shared parent), and bind the
+/// rootfs onto itself so it is a mount that can be pivoted into / moved. `rootfs` is a
+/// trusted host path.
+///
+/// runc makes that parent private instead; a slave keeps the same two guarantees but still
+/// receives the host's mount events, so that the rootfs bind (a clone of the slave, hence a
+/// slave of the same peer group) sees host mounts made below it later, which is what
+/// `rootfsPropagation: slave` (and the default `rslave`) promise.
 pub(crate) fn prepare_root(rootfs: &Path, propagation: Option<MsFlags>) -> Result<(), RootfsError> {
     let flags = propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
     mount_path(None, Path::new("/"), flags, None)?;
@@ -58,7 +64,7 @@ pub(crate) fn prepare_root(rootfs: &Path, propagation: Option<MsFlags>) -> Resul
         .max_by_key(|m| m.mount_point.as_os_str().len());
     if let Some(p) = parent {
         if p.optional.iter().any(|o| o.starts_with("shared:")) {
-            mount_path(None, &p.mount_point, MsFlags::MS_PRIVATE, None)?;
+            mount_path(None, &p.mount_point, MsFlags::MS_SLAVE, None)?;
         }
     }
     mount_path(

@@ -35,6 +35,44 @@ pub(crate) fn fsopen(fstype: &CStr) -> Result<OwnedFd, Errno> {
     fd_result(ret)
 }
 
+/// `fsconfig(fd, FSCONFIG_SET_STRING, key, value, 0)`.
+pub(crate) fn fsconfig_set_string(
+    fs: BorrowedFd<'_>,
+    key: &CStr,
+    value: &CStr,
+) -> Result<(), Errno> {
+    // SAFETY: `fs` is open for the call's duration; `key` and `value` are valid NUL-terminated
+    // strings the kernel only reads during the call; aux must be 0 for SET_STRING.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            libc::FSCONFIG_SET_STRING,
+            key.as_ptr(),
+            value.as_ptr(),
+            0,
+        )
+    };
+    unit_result(ret)
+}
+
+/// `fsconfig(fd, FSCONFIG_SET_FLAG, key, NULL, 0)`.
+pub(crate) fn fsconfig_set_flag(fs: BorrowedFd<'_>, key: &CStr) -> Result<(), Errno> {
+    // SAFETY: `fs` is open for the call's duration; `key` is a valid NUL-terminated string the
+    // kernel only reads during the call; SET_FLAG takes a NULL value and aux 0.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            libc::FSCONFIG_SET_FLAG,
+            key.as_ptr(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
+    };
+    unit_result(ret)
+}
+
 /// `fsconfig(fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0)`: create the superblock.
 pub(crate) fn fsconfig_create(fs: BorrowedFd<'_>) -> Result<(), Errno> {
     // SAFETY: `fs` is an open descriptor for the call's duration; CMD_CREATE takes NULL key and

@@ -228,6 +228,15 @@ fn check_mounts(all: &[MountInfo]) -> Result<(), String> {
         m.super_options.iter().any(|o| o == "mode=700"),
         "/run: {m:?}"
     );
+    // masked directory: an empty read-only tmpfs, shown like a classic tmpfs mount
+    let fw = mount_at_path(all, "/sys/firmware")?;
+    ensure!(
+        fw.fstype == "tmpfs"
+            && fw.source == "tmpfs"
+            && has_opt(&fw, "ro")
+            && fw.super_options.iter().any(|o| o == "ro"),
+        "/sys/firmware: {fw:?}"
+    );
     Ok(())
 }
 

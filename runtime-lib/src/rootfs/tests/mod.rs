@@ -110,6 +110,14 @@ impl Drop for HostTmpfs {
     }
 }
 
+/// A host mount point, unmounted (detached) on drop.
+struct Unmount(PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
 /// A temporary host directory that must stay empty.
 struct HostDir(PathBuf);
 impl HostDir {

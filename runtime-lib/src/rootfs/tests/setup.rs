@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use nix::sched::CloneFlags;
 
 use super::*;
-use std::io::Read;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 
 #[test]
 fn no_pivot_and_readonly_root() {
@@ -187,25 +188,26 @@ fn trusted_procfs_is_a_procfs_root() {
     assert!(open_in_procfs(&proc, "/etc/passwd", OFlag::O_RDONLY).is_err());
 }
 
-/// `rootfsPropagation: rshared` makes the container's `/` a shared mount, yet nothing husk
-/// mounts during setup may propagate back to the host (the rootfs's parent is made private
-/// before the rootfs bind, like runc); `rprivate` leaves it, and every mount under it, in no
-/// peer group.
+/// `rootfsPropagation`: with `rshared`/`shared` the container's `/` is in a peer group of its
+/// own; with `slave` and the default (`rslave`) a host mount made below the rootfs after setup
+/// appears in the container; with `rprivate` it does not. Nothing husk mounts during setup
+/// propagates back to the host in any mode (the bundle is put on a shared host mount so that
+/// a leak would show).
 #[test]
 fn root_propagation() {
     if !root_or_skip() {
         return;
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    for (prop, want_shared, data_shared) in [
-        ("rshared", true, true),
-        ("rprivate", false, false),
-        ("shared", true, true),
-        ("", false, true),
+    // (mode, / in a peer group of its own, /data shared, host mounts seen inside)
+    for (prop, root_shared, data_shared, sees_host) in [
+        ("rshared", true, true, true),
+        ("rprivate", false, false, false),
+        ("shared", true, true, true),
+        ("slave", false, true, true),
+        ("", false, true, true),
     ] {
         let b = Bundle::new(&format!("prop-{prop}"));
-        // Put the bundle on a shared host mount, so that a mount propagating from the
-        // container's namespace would show up on the host.
         let _shared = SharedBind::new(&b.dir);
         let s = spec(&format!(
             r#"{{"ociVersion":"1.0.2","root":{{"path":"rootfs"}},
@@ -214,6 +216,8 @@ fn root_propagation() {
             "linux":{{"rootfsPropagation":"{prop}"}}}}"#
         ));
         let rootfs = b.rootfs();
+        let target = rootfs.join("mnt/from-host");
+        std::fs::create_dir_all(&target).unwrap();
         let opts = RootfsOptions {
             spec: &s,
             rootfs: &rootfs,
@@ -222,12 +226,30 @@ fn root_propagation() {
             new_userns: false,
             new_cgroupns: false,
         };
-        let res = in_child(CloneFlags::CLONE_NEWPID, || {
+        // The host side mounts a tmpfs below the rootfs once the child says setup is done,
+        // and keeps it until the child has exited.
+        let (mut host_sync, mut child_sync) = UnixStream::pair().unwrap();
+        let host_target = target.clone();
+        let host = std::thread::spawn(move || {
+            let mut byte = [0u8; 1];
+            if host_sync.read_exact(&mut byte).is_err() {
+                return;
+            }
+            let mounted = HostTmpfs::new(&host_target, nix::mount::MsFlags::empty());
+            let _ = host_sync.write_all(b"g");
+            let _ = host_sync.read(&mut byte); // EOF: the child is gone
+            drop(mounted);
+        });
+        let res = in_child(CloneFlags::CLONE_NEWPID, move || {
             setup_and_finalize(&opts)?;
+            child_sync.write_all(b"r").map_err(|e| e.to_string())?;
+            child_sync
+                .read_exact(&mut [0u8; 1])
+                .map_err(|e| e.to_string())?;
             let all = mounts_inside();
             let root = mount_at_path(&all, "/")?;
             let shared = root.optional.iter().any(|o| o.starts_with("shared:"));
-            ensure!(shared == want_shared, "{prop}: / is {:?}", root.optional);
+            ensure!(shared == root_shared, "{prop}: / is {:?}", root.optional);
             // rootfsPropagation, when set, is applied to / recursively after the switch (runc
             // too): rprivate overrides /data's own rshared
             let data = mount_at_path(&all, "/data")?;
@@ -237,12 +259,15 @@ fn root_propagation() {
                 "{prop}: /data is {:?}",
                 data.optional
             );
+            let seen = mount_at_path(&all, "/mnt/from-host").is_ok();
+            ensure!(seen == sees_host, "{prop}: host mount seen inside: {seen}");
             Ok(())
         });
+        host.join().unwrap();
         let leaked: Vec<_> = b
             .host_mounts()
             .into_iter()
-            .filter(|p| p != &b.dir)
+            .filter(|p| p != &b.dir && p != &target)
             .collect();
         assert_eq!(
             leaked,
@@ -408,4 +433,81 @@ fn trusted_procfs_fallback_checks_proc() {
         Ok(())
     });
     res.unwrap();
+}
+
+/// containerd's layout: the rootfs is an overlay mount of its own (a snapshot), on a shared
+/// host mount. Setup works on it, and writes land in the upper layer.
+#[test]
+fn overlay_rootfs_like_containerd() {
+    if !root_or_skip() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let b = Bundle::new("overlay");
+    let _shared = SharedBind::new(&b.dir);
+    let (lower, upper, work) = (b.dir.join("lower"), b.dir.join("upper"), b.dir.join("work"));
+    std::fs::rename(b.rootfs(), &lower).unwrap();
+    for d in [&upper, &work, &b.rootfs()] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    if let Err(e) = nix::mount::mount(
+        Some("overlay"),
+        &b.rootfs(),
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(data.as_str()),
+    ) {
+        println!("SKIPPED: overlayfs: {e}");
+        return;
+    }
+    let _overlay = Unmount(b.rootfs());
+    let s = spec(
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+        "mounts":[{"destination":"/proc","type":"proc"},{"destination":"/dev","type":"tmpfs"}],
+        "linux":{"maskedPaths":["/proc/timer_list"],"readonlyPaths":["/proc/sys"]}}"#,
+    );
+    let rootfs = b.rootfs();
+    let opts = RootfsOptions {
+        spec: &s,
+        rootfs: &rootfs,
+        bundle: &b.dir,
+        no_pivot: false,
+        new_userns: false,
+        new_cgroupns: false,
+    };
+    let res = in_child(CloneFlags::CLONE_NEWPID, || {
+        setup_and_finalize(&opts)?;
+        ensure!(
+            std::fs::read_to_string("/marker").is_ok(),
+            "/ is not the rootfs"
+        );
+        let all = mounts_inside();
+        ensure!(
+            mount_at_path(&all, "/")?.fstype == "overlay",
+            "/ is not the overlay"
+        );
+        std::fs::write("/written", "x").map_err(|e| format!("write /written: {e}"))?;
+        Ok(())
+    });
+    let left: Vec<_> = b
+        .host_mounts()
+        .into_iter()
+        .filter(|p| p != &b.dir && p != &b.rootfs())
+        .collect();
+    assert_eq!(left, Vec::<PathBuf>::new(), "mounts leaked to the host");
+    res.unwrap();
+    assert!(
+        upper.join("written").exists(),
+        "the write did not reach the upper layer"
+    );
+    assert!(
+        !upper.join("dev").join("null").exists(),
+        "/dev was not a tmpfs"
+    );
 }
