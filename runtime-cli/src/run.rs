@@ -107,7 +107,10 @@ fn foreground(c: &mut Container, log: &mut Logger, fg: &Foreground) -> Result<Ex
     let console = c.take_console();
     c.start().map_err(err_msg)?;
     let Some(pid) = c.pid() else {
-        // Already gone between start and here.
+        // Already gone between start and here: its output may still sit in the pty.
+        if let Some(console) = console {
+            Relay::new(console).drain();
+        }
         return c.wait().map_err(err_msg);
     };
     let c = &*c;
@@ -278,11 +281,15 @@ impl Relay {
         }
     }
 
-    /// After the process exited: copy whatever output is still buffered in the pty.
+    /// After the process exited: copy whatever output is still buffered in the pty. The
+    /// kernel moves the slave's last writes to the master asynchronously (the tty flip buffer),
+    /// so an exited process's output may not be readable yet: read until the master reports
+    /// EIO (every slave closed, buffer empty), or until nothing comes for a moment (another
+    /// process may still hold the slave).
     fn drain(&mut self) {
         while self.master_open {
             let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
-            if !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0) {
+            if !matches!(poll(&mut fds, PollTimeout::from(200u8)), Ok(n) if n > 0) {
                 break;
             }
             self.copy_out();
