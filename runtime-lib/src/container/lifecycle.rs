@@ -99,8 +99,7 @@ fn wait_gone(pid: i32, start: u64, limit: Duration) -> bool {
 
 /// Kill everything the container has left (init, and every process of its cgroup), wait for
 /// them, and remove the cgroup.
-pub(super) fn destroy(dir: &StateDir, st: &StateFile, child: bool) -> Result<()> {
-    let _ = dir;
+pub(super) fn destroy(st: &StateFile, child: bool) -> Result<()> {
     // An embedder that created the container (detached or not) is its parent: reap it, or
     // it stays a zombie of the embedder.
     // A frozen (paused) process does not die from SIGKILL on cgroup v1 until it is thawed:

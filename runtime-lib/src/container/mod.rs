@@ -371,7 +371,7 @@ impl Container {
                 self.state.id
             )));
         }
-        lifecycle::destroy(&self.dir, &self.state, self.child)?;
+        lifecycle::destroy(&self.state, self.child)?;
         let poststop = crate::hooks::of_kind(self.state.hooks.as_ref(), "poststop");
         if !poststop.is_empty() {
             // runtime-spec: poststop failures are warnings, and the remaining hooks still run.

@@ -24,18 +24,17 @@ use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::sched::setns;
-use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
-use super::init::{expect, fail, load_seccomp, setgroups_allowed, setup_console, sys_err};
+use super::init::{become_process_user, expect, fail, load_seccomp, setup_console, sys_err};
 use super::sync::{Channel, ErrorData, ToChild, ToParent};
 use super::{InitError, Reaper};
 use crate::cgroups::Manager;
 use crate::namespaces::{clone_flag, JOIN_ORDER};
+use crate::security;
 use crate::security::seccomp::SeccompProgram;
-use crate::security::{self, CapSets};
 use crate::sys::process::{clone3_fork, exit_now, Forked};
 use crate::Error;
 
@@ -112,16 +111,7 @@ pub(crate) fn spawn(
     cgroup: Option<&dyn Manager>,
     notify: &dyn Fn(i32, OwnedFd) -> Result<(), Error>,
 ) -> Result<i32, Error> {
-    // As for create: clone3 runs no atfork handlers (architecture.md, process model 1).
-    match crate::sys::process::thread_count() {
-        Ok(1) => {}
-        Ok(n) => {
-            return Err(Error::Unsupported(format!(
-                "husk must exec from a single-threaded process (this one has {n} threads)"
-            )))
-        }
-        Err(e) => return Err(Error::sys("read /proc/self/stat", e)),
-    }
+    super::require_single_thread("exec")?;
     let (parent_end, child_end) = Channel::pair().map_err(|e| Error::sys("socketpair", e))?;
     let cg_fd = match cgroup {
         Some(m) => m.clone_into_fd()?,
@@ -292,41 +282,7 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
             load_seccomp(prog, ch)?;
         }
     }
-    let sets = CapSets::from_spec(process.capabilities().as_ref());
-    security::drop_bounding(&sets).map_err(|e| fail(e.to_string(), e.source.errno()))?;
-    let user = process.user();
-    let groups = user.additional_gids().clone().unwrap_or_default();
-    let set_groups = !user_ns || setgroups_allowed();
-    security::switch_user(user.uid(), user.gid(), &groups, set_groups)
-        .map_err(|e| fail(e.to_string(), e.source.errno()))?;
-    // S7: exactly the sets asked for; the inheritable set is empty unless the process object
-    // names capabilities for it.
-    security::apply_caps(&sets).map_err(|e| fail(e.to_string(), e.source.errno()))?;
-    if let Some(mask) = user.umask() {
-        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
-    }
-    if !cwd_done {
-        nix::unistd::chdir(cwd).map_err(|e| {
-            sys_err(
-                format!(
-                    "chdir to cwd ({:?}) set in process.cwd failed",
-                    cwd.display()
-                ),
-                e,
-            )
-        })?;
-    }
-    // S2 (CVE-2024-21626): the working directory must be inside the container's root.
-    match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => {}
-        _ => return Err(fail("current working directory is outside of container mount namespace root -- possible container breakout detected", None)),
-    }
-    let env = super::with_home(process.env().clone().unwrap_or_default(), user.uid());
-    let args = process.args().clone().unwrap_or_default();
-    let Some(arg0) = args.first() else {
-        return Err(fail("process.args: must name the program to run", None));
-    };
-    let exe = super::look_path(arg0, &env).map_err(|m| fail(m, Some(libc::ENOENT)))?;
+    let (env, args, exe) = become_process_user(process, user_ns, cwd_done, "process.cwd")?;
     // S2: only stdio and the preserved fds reach the process (the preserved ones even when the
     // caller had them close-on-exec, as runc does).
     for fd in 3..3 + cfg.preserve_fds as i32 {
@@ -351,7 +307,7 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
     let envp_r: Vec<_> = envp.iter().map(|s| s.as_c_str()).collect();
     let err = crate::sys::process::execve(&path, &argv_r, &envp_r);
     let errno = err.raw_os_error();
-    let msg = format!("exec: {arg0:?}: {}", crate::OsError(err));
+    let msg = format!("exec: {:?}: {}", args[0], crate::OsError(err));
     // The filter may forbid sending: then stderr (the caller's) still tells.
     if ch
         .send_parent(&ToParent::Error(fail(msg.clone(), errno)))

@@ -213,37 +213,12 @@ fn init(
             load_seccomp(prog, ch)?;
         }
     }
-    let sets = CapSets::from_spec(process.capabilities().as_ref());
-    security::drop_bounding(&sets).map_err(|e| fail(e.to_string(), e.source.errno()))?;
-    let user = process.user();
-    let groups = user.additional_gids().clone().unwrap_or_default();
-    let set_groups = !ns.is_new(LinuxNamespaceType::User) || setgroups_allowed();
-    security::switch_user(user.uid(), user.gid(), &groups, set_groups)
-        .map_err(|e| fail(e.to_string(), e.source.errno()))?;
-    security::apply_caps(&sets).map_err(|e| fail(e.to_string(), e.source.errno()))?;
-    if let Some(mask) = user.umask() {
-        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
-    }
-    if !cwd_done {
-        nix::unistd::chdir(cwd).map_err(|e| {
-            sys_err(
-                format!(
-                    "chdir to cwd (\"{}\") set in config.json failed",
-                    cwd.display()
-                ),
-                e,
-            )
-        })?;
-    }
-    // S2 (CVE-2024-21626): the working directory must be inside the container's root.
-    match nix::unistd::getcwd() {
-        Ok(p) if p.is_absolute() => {}
-        _ => return Err(fail("current working directory is outside of container mount namespace root -- possible container breakout detected", None)),
-    }
-
-    let env = super::with_home(process.env().clone().unwrap_or_default(), user.uid());
-    let args = process.args().clone().unwrap_or_default();
-    let exe = super::look_path(&args[0], &env).map_err(|m| fail(m, Some(libc::ENOENT)))?;
+    let (env, args, exe) = become_process_user(
+        process,
+        ns.is_new(LinuxNamespaceType::User),
+        cwd_done,
+        "config.json",
+    )?;
 
     // S2: nothing but stdio and the preserved fds may reach the container process. The
     // preserved ones are passed even if the caller had them close-on-exec, as runc does.
@@ -471,4 +446,51 @@ pub(super) fn load_seccomp(
         expect(ch, ToChild::SeccompDone)?;
     }
     Ok(())
+}
+
+/// The tail shared by init and exec: bounding set, user and groups, the capability sets (S7:
+/// exactly what is asked), umask, the cwd (retried as the user, then checked to be inside the
+/// root, S2), `HOME`, and the `PATH` lookup of `args[0]`. `cwd_source` names where the cwd came
+/// from in the error.
+pub(super) fn become_process_user(
+    process: &oci_spec::runtime::Process,
+    new_userns: bool,
+    cwd_done: bool,
+    cwd_source: &str,
+) -> Result<(Vec<String>, Vec<String>, std::path::PathBuf), ErrorData> {
+    let sets = CapSets::from_spec(process.capabilities().as_ref());
+    security::drop_bounding(&sets).map_err(|e| fail(e.to_string(), e.source.errno()))?;
+    let user = process.user();
+    let groups = user.additional_gids().clone().unwrap_or_default();
+    let set_groups = !new_userns || setgroups_allowed();
+    security::switch_user(user.uid(), user.gid(), &groups, set_groups)
+        .map_err(|e| fail(e.to_string(), e.source.errno()))?;
+    security::apply_caps(&sets).map_err(|e| fail(e.to_string(), e.source.errno()))?;
+    if let Some(mask) = user.umask() {
+        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
+    }
+    let cwd = process.cwd();
+    if !cwd_done {
+        nix::unistd::chdir(cwd).map_err(|e| {
+            sys_err(
+                format!(
+                    "chdir to cwd (\"{}\") set in {cwd_source} failed",
+                    cwd.display()
+                ),
+                e,
+            )
+        })?;
+    }
+    // S2 (CVE-2024-21626): the working directory must be inside the container's root.
+    match nix::unistd::getcwd() {
+        Ok(p) if p.is_absolute() => {}
+        _ => return Err(fail("current working directory is outside of container mount namespace root -- possible container breakout detected", None)),
+    }
+    let env = super::with_home(process.env().clone().unwrap_or_default(), user.uid());
+    let args = process.args().clone().unwrap_or_default();
+    let Some(arg0) = args.first() else {
+        return Err(fail("process.args: must name the program to run", None));
+    };
+    let exe = super::look_path(arg0, &env).map_err(|m| fail(m, Some(libc::ENOENT)))?;
+    Ok((env, args, exe))
 }

@@ -75,17 +75,7 @@ pub(crate) fn spawn(
     cgroup: Option<&dyn Manager>,
     state_json: &dyn Fn(i32) -> Vec<u8>,
 ) -> Result<Spawned, Error> {
-    // clone3 runs no atfork handlers: another thread could hold the malloc lock forever in
-    // the child. Refuse rather than risk a deadlock (architecture.md, process model 1).
-    match crate::sys::process::thread_count() {
-        Ok(1) => {}
-        Ok(n) => {
-            return Err(Error::Unsupported(format!(
-            "husk must create containers from a single-threaded process (this one has {n} threads)"
-        )))
-        }
-        Err(e) => return Err(Error::sys("read /proc/self/stat", e)),
-    }
+    require_single_thread("create containers")?;
     let shape = cfg.plan.namespaces.shape();
     let (parent_end, child_end) = Channel::pair().map_err(|e| Error::sys("socketpair", e))?;
     let cg_fd = match cgroup {
@@ -263,6 +253,18 @@ pub(crate) fn recv_console(sock: &std::os::unix::net::UnixStream) -> Result<Owne
         }
         .into()
     })
+}
+
+/// clone3 runs no atfork handlers: another thread could hold the malloc lock forever in the
+/// child. Refuse rather than risk a deadlock (architecture.md, process model 1).
+pub(crate) fn require_single_thread(what: &str) -> Result<(), Error> {
+    match crate::sys::process::thread_count() {
+        Ok(1) => Ok(()),
+        Ok(n) => Err(Error::Unsupported(format!(
+            "husk must {what} from a single-threaded process (this one has {n} threads)"
+        ))),
+        Err(e) => Err(Error::sys("read /proc/self/stat", e)),
+    }
 }
 
 /// The `PATH` lookup of `exec.LookPath`, with Go's error wording (podman maps
