@@ -63,6 +63,6 @@ pub fn run(cli: &Cli, log: &mut Logger, a: &CreateArgs) -> CmdResult {
         a.bundle.display()
     ));
     let c = builder(cli, a)?.create().map_err(err_msg)?;
-    log.debug(format!("created {} pid {}", a.id, c.pid().unwrap_or(0)));
+    log.debug(format!("created {} pid {}", a.id, c.recorded_pid()));
     Ok(0)
 }

@@ -4,7 +4,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use husk::container::StateReport;
-use nix::unistd::{Uid, User};
 
 use crate::{err_msg, Cli, CmdResult};
 
@@ -29,25 +28,57 @@ pub enum ListFormat {
 }
 
 /// The owner column: runc shows the user owning the container's state folder by name (while
-/// `state` reports an empty owner for root's containers).
-fn owner(root: &Path, id: &str) -> String {
+/// `state` reports an empty owner for root's containers). Names come from the host's
+/// `/etc/passwd`, read once for the whole list (not through NSS: the release binary is static,
+/// and glibc's static NSS would need the shared modules at run time).
+fn owner(root: &Path, id: &str, names: &mut Names) -> String {
     match std::fs::metadata(root.join(id)) {
-        Ok(m) => match User::from_uid(Uid::from_raw(m.uid())) {
-            Ok(Some(u)) => u.name,
-            _ => format!("#{}", m.uid()),
-        },
+        Ok(m) => names
+            .get(m.uid())
+            .map_or_else(|| format!("#{}", m.uid()), str::to_owned),
         Err(_) => String::new(),
     }
+}
+
+/// uid → user name from `/etc/passwd`, loaded on first use.
+#[derive(Default)]
+struct Names(Option<std::collections::HashMap<u32, String>>);
+
+impl Names {
+    fn get(&mut self, uid: u32) -> Option<&str> {
+        self.0
+            .get_or_insert_with(|| {
+                parse_passwd(&std::fs::read_to_string("/etc/passwd").unwrap_or_default())
+            })
+            .get(&uid)
+            .map(String::as_str)
+    }
+}
+
+/// `name:passwd:uid:...` lines; the first entry of a uid wins, as getpwuid answers.
+fn parse_passwd(text: &str) -> std::collections::HashMap<u32, String> {
+    let mut out = std::collections::HashMap::new();
+    for line in text.lines() {
+        let mut f = line.split(':');
+        let (Some(name), Some(_), Some(uid)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if let Ok(uid) = uid.parse() {
+            out.entry(uid).or_insert_with(|| name.to_string());
+        }
+    }
+    out
 }
 
 /// Run `list`.
 pub fn run(cli: &Cli, a: &ListArgs) -> CmdResult {
     let containers = husk::container::list(&cli.root).map_err(err_msg)?;
+    let mut names = Names::default();
     let states: Vec<StateReport> = containers
         .iter()
         .map(|c| {
             let mut s = c.state();
-            s.owner = owner(&cli.root, &s.id);
+            s.owner = owner(&cli.root, &s.id, &mut names);
             s
         })
         .collect();
@@ -106,6 +137,16 @@ fn table(states: &[StateReport]) -> String {
 mod tests {
     use super::*;
     use husk::Status;
+
+    #[test]
+    fn passwd_names_first_entry_wins() {
+        let m = parse_passwd(
+            "root:x:0:0:root:/root:/bin/sh\nbad\ntoor:x:0:0::/:\nu:x:1000:1000::/h:\n",
+        );
+        assert_eq!(m.get(&0).map(String::as_str), Some("root"));
+        assert_eq!(m.get(&1000).map(String::as_str), Some("u"));
+        assert_eq!(m.len(), 2);
+    }
 
     #[test]
     fn table_matches_runc_layout() {

@@ -62,11 +62,7 @@ const FORWARDED: &[Signal] = &[
 pub fn run(cli: &Cli, log: &mut Logger, a: &RunArgs) -> CmdResult {
     let builder = create::builder(cli, &a.create)?.detached(a.detach);
     let mut c = builder.create().map_err(err_msg)?;
-    log.debug(format!(
-        "created {} pid {}",
-        a.create.id,
-        c.pid().unwrap_or(0)
-    ));
+    log.debug(format!("created {} pid {}", a.create.id, c.recorded_pid()));
     if a.detach {
         if let Err(e) = c.start() {
             cleanup(c, log);
@@ -106,13 +102,10 @@ fn cleanup(c: Container, log: &mut Logger) {
 fn foreground(c: &mut Container, log: &mut Logger, fg: &Foreground) -> Result<ExitStatus, String> {
     let console = c.take_console();
     c.start().map_err(err_msg)?;
-    let Some(pid) = c.pid() else {
-        // Already gone between start and here: its output may still sit in the pty.
-        if let Some(console) = console {
-            Relay::new(console).drain();
-        }
-        return c.wait().map_err(err_msg);
-    };
+    // Our own child, just started: its pid is the recorded one (no need to read /proc again to
+    // ask). If it is already gone, `supervise` sees that first (waitid), drains the pty and
+    // reaps it.
+    let pid = c.recorded_pid();
     let c = &*c;
     fg.supervise(
         Pid::from_raw(pid),

@@ -112,7 +112,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         pid: None,
         armed: true,
     };
-    let _lock = dir.lock()?;
+    let lock = dir.lock()?;
     let mut state = StateFile {
         id: b.id.clone(),
         oci_version: plan.spec.version().clone(),
@@ -172,6 +172,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         preserve_fds: b.preserve_fds,
         fifo: &fifo,
         console_socket: console_socket.as_ref(),
+        close_in_child: Some(std::os::fd::AsFd::as_fd(&*lock)),
     };
     let state_for_hooks = |pid: i32| {
         serde_json::to_vec(&serde_json::json!({
@@ -208,6 +209,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
     dir.save(&state)?;
     undo.armed = false;
     drop(undo);
+    drop(lock);
     Ok(Container {
         dir,
         state,

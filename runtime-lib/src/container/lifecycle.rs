@@ -101,7 +101,9 @@ fn wait_gone(pid: i32, start: u64, limit: Duration) -> bool {
 
 /// Kill everything the container has left (init, and every process of its cgroup), wait for
 /// them, and remove the cgroup.
-pub(super) fn destroy(st: &StateFile, child: bool) -> Result<()> {
+/// `info` is the caller's look at the process (under the state lock), so that delete reads
+/// `/proc/<pid>/stat` once, not three times.
+pub(super) fn destroy(st: &StateFile, child: bool, info: Option<ProcInfo>) -> Result<()> {
     // An embedder that created the container (detached or not) is its parent: reap it, or
     // it stays a zombie of the embedder.
     // A frozen (paused) process does not die from SIGKILL on cgroup v1 until it is thawed:
@@ -115,9 +117,8 @@ pub(super) fn destroy(st: &StateFile, child: bool) -> Result<()> {
         }
     };
     let ours = child
-        || ProcInfo::read(st.pid)
-            .is_some_and(|p| p.start == st.pid_start && p.ppid == std::process::id() as i32);
-    if st.pid > 0 && ProcInfo::alive_as(st.pid, st.pid_start) {
+        || info.is_some_and(|p| p.start == st.pid_start && p.ppid == std::process::id() as i32);
+    if st.pid > 0 && info.is_some_and(|p| p.is_alive_as(st.pid_start)) {
         let _ = signal(st.pid, st.pid_start, Signal::SIGKILL as i32);
         thaw();
         if !ours {

@@ -242,8 +242,21 @@ impl Container {
         }
     }
 
-    fn alive(&self) -> bool {
-        self.state.pid > 0 && ProcInfo::alive_as(self.state.pid, self.state.pid_start)
+    /// The host pid recorded by `create` (0 while creating), without looking at the process:
+    /// for a caller that already knows it runs (e.g. its own child, just started), where
+    /// [`Container::pid`] would read `/proc` again.
+    pub fn recorded_pid(&self) -> i32 {
+        self.state.pid
+    }
+
+    /// One look at the container process (`/proc/<pid>/stat`), for [`Container::status_from`]
+    /// and [`lifecycle::destroy`] to share instead of each reading it again.
+    fn probe(&self) -> Option<ProcInfo> {
+        if self.state.pid > 0 {
+            ProcInfo::read(self.state.pid)
+        } else {
+            None
+        }
     }
 
     /// The status, derived from the real process: `stopped` once it has exited (a zombie
@@ -252,7 +265,15 @@ impl Container {
         if !self.state.created_done {
             return Status::Creating;
         }
-        if !self.alive() {
+        self.status_from(self.probe())
+    }
+
+    /// [`Container::status`] from a look at the process the caller already took.
+    fn status_from(&self, info: Option<ProcInfo>) -> Status {
+        if !self.state.created_done {
+            return Status::Creating;
+        }
+        if !info.is_some_and(|p| p.is_alive_as(self.state.pid_start)) {
             return Status::Stopped;
         }
         if self.dir.fifo().exists() {
@@ -376,14 +397,15 @@ impl Container {
     /// When the container is running and `force` is false, or cleanup fails.
     pub fn delete(self, force: bool) -> Result<()> {
         let _lock = self.dir.lock()?;
-        let status = self.status();
+        let info = self.probe();
+        let status = self.status_from(info);
         if matches!(status, Status::Running | Status::Paused) && !force {
             return Err(self.wrong(&format!(
                 "cannot delete container {} that is not stopped: {status}",
                 self.state.id
             )));
         }
-        lifecycle::destroy(&self.state, self.child)?;
+        lifecycle::destroy(&self.state, self.child, info)?;
         let poststop = crate::hooks::of_kind(self.state.hooks.as_ref(), "poststop");
         if !poststop.is_empty() {
             // runtime-spec: poststop failures are warnings, and the remaining hooks still run.

@@ -21,6 +21,9 @@ use crate::sys::process::{clone3_fork, exit_now, Forked};
 
 /// Entry point of the forked child.
 pub(super) fn child_main(cfg: &InitConfig<'_>, ch: Channel) -> ! {
+    if let Some(fd) = cfg.close_in_child {
+        let _ = crate::sys::process::close_inherited(fd);
+    }
     let ready = std::cell::Cell::new(false);
     match init(cfg, &ch, &ready) {
         Ok(never) => match never {},
@@ -75,6 +78,20 @@ fn init(
     // restores dumpability for the user program.
     nix::sys::prctl::set_dumpable(false).map_err(|e| sys_err("prctl(PR_SET_DUMPABLE, 0)", e))?;
     expect(ch, ToChild::Go)?;
+    // The runtime moves us into the container's cgroups after `Go` (on cgroup v1 the first
+    // write to cgroup.procs waits for an RCU grace period, ~5 ms here), and says so with
+    // `CgroupJoined`, its next message whatever comes. Meanwhile we go on with what does not
+    // depend on the cgroup; we wait before anything that does: a fork (children are born in
+    // our cgroup), a new cgroup namespace (rooted at our cgroup), a `cgroup` mount (reads
+    // /proc/self/cgroup), the hooks, and any other exchange with the parent.
+    let joined = std::cell::Cell::new(false);
+    let join_cgroup = || -> Result<(), ErrorData> {
+        if !joined.get() {
+            expect(ch, ToChild::CgroupJoined)?;
+            joined.set(true);
+        }
+        Ok(())
+    };
 
     // Open every namespace to join BEFORE joining any: after setns(mnt) the paths would
     // resolve in the container's mount namespace.
@@ -103,6 +120,7 @@ fn init(
         if shape.unshare_flags.contains(CloneFlags::CLONE_NEWUSER) {
             ch.send_parent(&ToParent::NeedMaps)
                 .map_err(|e| sys_err("sync: send", e))?;
+            join_cgroup()?;
             expect(ch, ToChild::MapsDone)?;
         }
     }
@@ -115,6 +133,7 @@ fn init(
         }
     }
     if shape.second_fork {
+        join_cgroup()?;
         // CLONE_PARENT: init becomes the runtime's child too, so `run` can wait for it and
         // `create` leaves it to the caller's subreaper like a first-level child.
         match clone3_fork(0, None, true) {
@@ -136,6 +155,7 @@ fn init(
     // The cgroup namespace is unshared now that the parent has put us in our cgroup, so that
     // its root is the container's cgroup.
     if ns.is_new(LinuxNamespaceType::Cgroup) {
+        join_cgroup()?;
         unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| sys_err("unshare(CLONE_NEWCGROUP)", e))?;
     }
     if !cfg.no_new_keyring {
@@ -159,18 +179,24 @@ fn init(
     // is in place, before pivot_root, as runc does.
     let hooks = spec.hooks().as_ref();
     let hook_err = std::cell::RefCell::new(None);
-    let before_pivot = || {
-        run_create_hooks(cfg, ch, hooks).map_err(|e| {
-            let msg = e.msg.clone();
-            *hook_err.borrow_mut() = Some(e);
-            rootfs::RootfsError::Unsafe(msg)
-        })
+    let keep = |e: ErrorData| {
+        let msg = e.msg.clone();
+        *hook_err.borrow_mut() = Some(e);
+        rootfs::RootfsError::Unsafe(msg)
     };
-    if let Err(e) = rootfs::setup_with_hook(&opts, before_pivot) {
+    let before_cgroup = || join_cgroup().map_err(keep);
+    let before_pivot = || {
+        join_cgroup()
+            .and_then(|()| run_create_hooks(cfg, ch, hooks))
+            .map_err(keep)
+    };
+    if let Err(e) = rootfs::setup_with_hooks(&opts, before_cgroup, before_pivot) {
         return Err(hook_err
             .into_inner()
             .unwrap_or_else(|| fail(e.to_string(), e.errno())));
     }
+    // setup_with_hooks ran before_pivot, so we are in our cgroups from here on.
+    debug_assert!(joined.get());
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| sys_err(format!("sethostname({h:?})"), e))?;
     }

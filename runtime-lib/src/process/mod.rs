@@ -46,6 +46,10 @@ pub(crate) struct InitConfig<'a> {
     pub fifo: &'a OwnedFd,
     /// The connected console socket, when `process.terminal` is set.
     pub console_socket: Option<&'a OwnedFd>,
+    /// An fd of the runtime's that the child closes first thing: the state-dir lock, held by
+    /// `create` across the fork (a created init must not keep the state folder open until
+    /// `start`).
+    pub close_in_child: Option<std::os::fd::BorrowedFd<'a>>,
 }
 
 /// A started init process, blocked on the exec fifo.
@@ -98,9 +102,6 @@ pub(crate) fn spawn(
     drop(child_end);
     drop(cg_fd);
     let mut reaper = Reaper { pids: vec![first] };
-    if let (Some(m), false) = (cgroup, into_cgroup) {
-        m.add_process(first)?;
-    }
     let linux = cfg.plan.spec.linux().as_ref();
     let write_maps = |pid: i32| -> Result<(), Error> {
         let uid = linux
@@ -128,6 +129,27 @@ pub(crate) fn spawn(
             .map_err(|e| Error::sys("send to init", e))
     };
     send(ToChild::Go)?;
+    // Join the cgroups while the child starts on its namespaces and first mounts: on cgroup v1
+    // the first cgroup.procs write waits for an RCU grace period (~5 ms here, crun and runc
+    // wait for it too, with the child idle). The child waits for `CgroupJoined` before
+    // anything that depends on its cgroup (see init.rs and the table in sync.rs).
+    let joined = match (cgroup, into_cgroup) {
+        (Some(m), false) => m.add_process(first).map_err(Error::from),
+        _ => Ok(()),
+    };
+    if let Err(e) = joined.and_then(|()| send(ToChild::CgroupJoined)) {
+        // The child may have failed meanwhile (then its error waits in the socket and says
+        // more than ours: e.g. a bad mount, EPIPE here). Stop it, and read what it left.
+        let _ = nix::sys::signal::kill(Pid::from_raw(first), Signal::SIGKILL);
+        if let Ok(Some((ToParent::Error(d), _))) = parent_end.recv_from_child_fd() {
+            return Err(InitError {
+                msg: d.msg,
+                errno: d.errno,
+            }
+            .into());
+        }
+        return Err(e);
+    }
     let mut init_pid = first;
     let hooks = cfg.plan.spec.hooks().as_ref();
     loop {

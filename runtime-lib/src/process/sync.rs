@@ -3,7 +3,8 @@
 //!
 //! | # | direction | message | when |
 //! |---|---|---|---|
-//! | 1 | parent → child | `Go` | child's cgroup is set (and uid/gid maps written for a user namespace made by `clone3`) |
+//! | 1 | parent → child | `Go` | uid/gid maps written for a user namespace made by `clone3` |
+//! | 1b | parent → child | `CgroupJoined` | right after `Go` and before any answer: the child is in its cgroups (it waits for this before forking, a cgroup namespace, a `cgroup` mount, hooks) |
 //! | 2 | child → parent | `NeedMaps` | slow path: the child `unshare`d a user namespace; parent writes its maps |
 //! | 3 | parent → child | `MapsDone` | answer to `NeedMaps` |
 //! | 4 | child → parent | `Init { pid }` | a second fork made the real init (a sibling, `CLONE_PARENT`); the intermediate exits |
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum ToChild {
     Go,
+    CgroupJoined,
     MapsDone,
     HooksDone,
     SeccompDone,

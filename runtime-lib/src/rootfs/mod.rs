@@ -211,6 +211,25 @@ pub fn setup_with_hook<F>(opts: &RootfsOptions<'_>, before_pivot: F) -> Result<(
 where
     F: FnOnce() -> Result<(), RootfsError>,
 {
+    setup_with_hooks(opts, || Ok(()), before_pivot)
+}
+
+/// [`setup_with_hook`], calling also `before_cgroup` before each `cgroup` mount: it reads
+/// `/proc/self/cgroup`, so the caller must be in the container's cgroups by then, while every
+/// mount before it may be made earlier (init does its first mounts while the runtime still
+/// moves it into its cgroups, which on cgroup v1 waits for an RCU grace period).
+///
+/// # Errors
+/// As [`setup`], or a hook's error.
+pub fn setup_with_hooks<C, F>(
+    opts: &RootfsOptions<'_>,
+    mut before_cgroup: C,
+    before_pivot: F,
+) -> Result<(), RootfsError>
+where
+    C: FnMut() -> Result<(), RootfsError>,
+    F: FnOnce() -> Result<(), RootfsError>,
+{
     let spec = opts.spec;
     validate(spec)?;
     let propagation = root_propagation(spec)?;
@@ -236,6 +255,9 @@ where
     };
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let parsed = validate::parse_entry(i, m)?;
+        if parsed.kind == MountKind::Cgroup {
+            before_cgroup()?;
+        }
         mounts::mount_entry(&ctx, m, &parsed).map_err(|e| e.context(format!("mounts[{i}]")))?;
     }
     let setup_dev = devices::needs_setup_dev(spec);

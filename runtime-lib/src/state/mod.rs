@@ -326,10 +326,13 @@ impl ProcInfo {
     /// Whether this process is still alive as the one started at `start` (a zombie or dead
     /// process counts as exited: PID 1 here reaps orphans late, environment.md).
     pub fn alive_as(pid: i32, start: u64) -> bool {
-        match ProcInfo::read(pid) {
-            Some(p) => p.start == start && !matches!(p.state, 'Z' | 'X' | 'x'),
-            None => false,
-        }
+        ProcInfo::read(pid).is_some_and(|p| p.is_alive_as(start))
+    }
+
+    /// Whether this look at the process shows it alive as the one started at `start` (see
+    /// [`ProcInfo::alive_as`]), without reading `/proc` again.
+    pub fn is_alive_as(&self, start: u64) -> bool {
+        self.start == start && !matches!(self.state, 'Z' | 'X' | 'x')
     }
 }
 

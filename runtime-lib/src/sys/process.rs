@@ -154,6 +154,20 @@ pub(crate) fn cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Close, in a forked child, an fd whose owning value lives in the parent's half of the copied
+/// memory and is never dropped here (the child `execve`s or `_exit`s): e.g. the state-dir lock,
+/// which a created init must not hold until `start`.
+pub(crate) fn close_inherited(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let raw = fd.as_raw_fd() as libc::c_uint;
+    // SAFETY: close_range on one fd number of our own table; the value that owns it is never
+    // used or dropped in this process, so nothing refers to the closed number afterwards.
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, raw, raw, 0 as libc::c_uint) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Raw `setresuid(2)`: glibc's wrapper signals every thread (setxid broadcast), which must not
 /// run in a freshly cloned child whose parent had threads.
 pub(crate) fn setresuid(uid: u32) -> io::Result<()> {
