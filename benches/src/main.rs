@@ -2,7 +2,7 @@
 //! runtimes call by call so that machine noise hits all of them alike.
 //!
 //! ```text
-//! husk-bench [--husk PATH] [--runc PATH] [--crun PATH] [--runs N] [--out DIR]
+//! husk-bench [--husk PATH] [--runc PATH] [--crun PATH] [--runs N] [--series N] [--many N] [--out DIR]
 //! ```
 //!
 //! Measures, for a minimal config (`/bin/true`, runc's default spec) and a realistic one
@@ -11,8 +11,11 @@
 //!   `wait4`'s rusage;
 //! - `lifecycle`: create → start → wait for the container to exit → delete, the way
 //!   containerd's shim calls it (this process is a child subreaper, like the shim);
+//! - `exec`: `exec <id> /bin/true` into a running `sleep` container, and its peak RSS;
+//! - `state` and `list` with `--many` (1,000) created containers in each runtime's own root;
 //! - `series`: 100 `sleep` containers created and started in a row (the cost of the first 10 and
 //!   of the last 10), then killed and deleted;
+//! - the peak RSS of `run` and of `create`;
 //! - the binary sizes.
 //!
 //! Writes `report.md` and `report.svg` to `--out` (default `target/bench`), and prints the
@@ -47,6 +50,9 @@ struct Opts {
     /// Containers in the series
     #[arg(long, default_value_t = 100)]
     series: usize,
+    /// Created containers in the state root for the `state` and `list` measurements (0: skip)
+    #[arg(long, default_value_t = 1000)]
+    many: usize,
     /// Where the report goes
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
@@ -95,7 +101,7 @@ fn main() {
         std::process::exit(1);
     }
     let work = std::env::temp_dir().join(format!("husk-bench.{}", std::process::id()));
-    let result = run::all(&runtimes, &o.configs, &work, o.runs, o.series);
+    let result = run::all(&runtimes, &o.configs, &work, o.runs, o.series, o.many);
     let _ = std::fs::remove_dir_all(&work);
     let results = match result {
         Ok(r) => r,

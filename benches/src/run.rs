@@ -129,27 +129,50 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// Peak RSS (KiB) of one call, from `/usr/bin/time -f %M` (GNU time reads wait4's rusage).
-fn peak_rss(c: &Ctx<'_>, rt: &Runtime, bundle: &Path) -> Option<u64> {
-    let id = c.id();
+/// Peak RSS (KiB) of one runtime call `args`, from `/usr/bin/time -f %M` (GNU time reads
+/// wait4's rusage: the runtime process, and the children it reaped).
+fn peak_rss_of(c: &Ctx<'_>, rt: &Runtime, args: &[&str]) -> Option<u64> {
     let out = Command::new("/usr/bin/time")
         .args(["-f", "%M"])
         .arg(&rt.path)
         .arg("--root")
         .arg(c.root(rt))
-        .args(["run", "--bundle"])
-        .arg(bundle)
-        .arg(&id)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .output()
         .ok()?;
+    if !out.status.success() {
+        return None;
+    }
     String::from_utf8_lossy(&out.stderr)
         .lines()
         .last()?
         .trim()
         .parse()
         .ok()
+}
+
+/// Peak RSS (KiB) of `run` of the bundle.
+fn peak_rss(c: &Ctx<'_>, rt: &Runtime, bundle: &Path) -> Option<u64> {
+    let id = c.id();
+    peak_rss_of(c, rt, &["run", "--bundle", bundle.to_str()?, &id])
+}
+
+/// Peak RSS (KiB) of `create` of the bundle (the container is deleted afterwards).
+fn peak_rss_create(c: &Ctx<'_>, rt: &Runtime, bundle: &Path) -> Option<u64> {
+    let id = c.id();
+    let rss = peak_rss_of(c, rt, &["create", "--bundle", bundle.to_str()?, &id]);
+    let _ = sh(&mut c.cmd(rt, &["delete", "--force", &id]));
+    reap();
+    rss
+}
+
+/// Reap the re-parented inits of deleted containers.
+fn reap() {
+    while nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG))
+        .is_ok_and(|s| s.pid().is_some())
+    {}
 }
 
 fn bench_run(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Result<Measure, String> {
@@ -207,36 +230,139 @@ fn bench_lifecycle(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Resul
             times[i].push(lifecycle_once(c, rt, bundle)?);
         }
     }
+    let rss = c
+        .rts
+        .iter()
+        .map(|rt| peak_rss_create(c, rt, bundle))
+        .collect();
     Ok(Measure {
         name: name.to_string(),
         times,
-        rss: vec![None; c.rts.len()],
+        rss,
     })
 }
 
-/// `count` sleep containers created and started in a row per runtime; the result holds the
-/// create+start time of each container, in order.
-fn bench_series(c: &Ctx<'_>, bundle: &Path, count: usize) -> Result<Vec<Vec<f64>>, String> {
-    let mut out = vec![Vec::new(); c.rts.len()];
-    for (i, rt) in c.rts.iter().enumerate() {
-        let mut ids = Vec::new();
-        for _ in 0..count {
-            let id = c.id();
-            let t = Instant::now();
-            sh(&mut c.cmd(rt, &["create", "--bundle", bundle.to_str().unwrap(), &id]))?;
-            sh(&mut c.cmd(rt, &["start", &id]))?;
-            out[i].push(t.elapsed().as_secs_f64());
-            ids.push(id);
+/// `exec` of `/bin/true` into a running `sleep` container (one per runtime, same bundle),
+/// alternating the runtimes call by call; and the peak RSS of one `exec`.
+fn bench_exec(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Result<Measure, String> {
+    let b = bundle.to_str().unwrap();
+    let ids: Vec<String> = c.rts.iter().map(|_| c.id()).collect();
+    let mut started = Vec::new();
+    let result = (|| {
+        for (rt, id) in c.rts.iter().zip(&ids) {
+            sh(&mut c.cmd(rt, &["run", "--detach", "--bundle", b, id]))?;
+            started.push((rt, id));
         }
-        for id in &ids {
+        let mut times = vec![Vec::new(); c.rts.len()];
+        for _ in 0..runs {
+            for (i, (rt, id)) in c.rts.iter().zip(&ids).enumerate() {
+                let t = Instant::now();
+                sh(&mut c.cmd(rt, &["exec", id, "/bin/true"]))?;
+                times[i].push(t.elapsed().as_secs_f64());
+            }
+        }
+        let rss = c
+            .rts
+            .iter()
+            .zip(&ids)
+            .map(|(rt, id)| peak_rss_of(c, rt, &["exec", id, "/bin/true"]))
+            .collect();
+        Ok(Measure {
+            name: name.to_string(),
+            times,
+            rss,
+        })
+    })();
+    for (rt, id) in started {
+        let _ = sh(&mut c.cmd(rt, &["delete", "--force", id]));
+    }
+    reap();
+    result
+}
+
+/// `state` of one container and `list` (table) with `count` created containers in each
+/// runtime's own state root; the containers are made by the runtime itself (`create`), and
+/// deleted afterwards.
+fn bench_many(
+    c: &Ctx<'_>,
+    bundle: &Path,
+    count: usize,
+    runs: usize,
+) -> Result<Vec<Measure>, String> {
+    let b = bundle.to_str().unwrap();
+    let mut made: Vec<Vec<String>> = vec![Vec::new(); c.rts.len()];
+    let result = (|| {
+        for (i, rt) in c.rts.iter().enumerate() {
+            for _ in 0..count {
+                let id = c.id();
+                sh(&mut c.cmd(rt, &["create", "--bundle", b, &id]))?;
+                made[i].push(id);
+            }
+        }
+        let mut state = vec![Vec::new(); c.rts.len()];
+        let mut list = vec![Vec::new(); c.rts.len()];
+        for k in 0..runs {
+            for (i, rt) in c.rts.iter().enumerate() {
+                let id = &made[i][k * 7 % count];
+                let t = Instant::now();
+                sh(&mut c.cmd(rt, &["state", id]))?;
+                state[i].push(t.elapsed().as_secs_f64());
+                let t = Instant::now();
+                sh(&mut c.cmd(rt, &["list"]))?;
+                list[i].push(t.elapsed().as_secs_f64());
+            }
+        }
+        let none = vec![None; c.rts.len()];
+        Ok(vec![
+            Measure {
+                name: format!("state ({count} containers)"),
+                times: state,
+                rss: none.clone(),
+            },
+            Measure {
+                name: format!("list ({count} containers)"),
+                times: list,
+                rss: none,
+            },
+        ])
+    })();
+    for (i, rt) in c.rts.iter().enumerate() {
+        for id in &made[i] {
             let _ = sh(&mut c.cmd(rt, &["delete", "--force", id]));
         }
-        // Reap the re-parented inits.
-        while nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG))
-            .is_ok_and(|s| s.pid().is_some())
-        {}
     }
-    Ok(out)
+    reap();
+    result
+}
+
+/// `count` sleep containers created and started in a row per runtime, the runtimes taking
+/// turns container by container (so that drift of the machine hits all alike); the result
+/// holds the create+start time of each container, in order. All of them run together at the
+/// end (`count` per runtime), then are deleted.
+fn bench_series(c: &Ctx<'_>, bundle: &Path, count: usize) -> Result<Vec<Vec<f64>>, String> {
+    let mut out = vec![Vec::new(); c.rts.len()];
+    let mut ids: Vec<Vec<String>> = vec![Vec::new(); c.rts.len()];
+    let b = bundle.to_str().unwrap();
+    let result = (|| {
+        for _ in 0..count {
+            for (i, rt) in c.rts.iter().enumerate() {
+                let id = c.id();
+                let t = Instant::now();
+                sh(&mut c.cmd(rt, &["create", "--bundle", b, &id]))?;
+                ids[i].push(id.clone());
+                sh(&mut c.cmd(rt, &["start", &id]))?;
+                out[i].push(t.elapsed().as_secs_f64());
+            }
+        }
+        Ok(())
+    })();
+    for (i, rt) in c.rts.iter().enumerate() {
+        for id in &ids[i] {
+            let _ = sh(&mut c.cmd(rt, &["delete", "--force", id]));
+        }
+    }
+    reap();
+    result.map(|()| out)
 }
 
 /// All measurements.
@@ -246,6 +372,7 @@ pub fn all(
     work: &Path,
     runs: usize,
     series: usize,
+    many: usize,
 ) -> Result<Results, String> {
     let c = Ctx {
         rts,
@@ -277,6 +404,12 @@ pub fn all(
         &real,
         runs,
     )?);
+    eprintln!("husk-bench: exec into a running container");
+    measures.push(bench_exec(&c, "exec /bin/true (minimal)", &sleep, runs)?);
+    if many > 0 {
+        eprintln!("husk-bench: state and list with {many} created containers per runtime");
+        measures.extend(bench_many(&c, &sleep, many, runs)?);
+    }
     eprintln!("husk-bench: series of {series}");
     let s = bench_series(&c, &sleep, series)?;
     Ok(Results {
