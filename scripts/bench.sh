@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # husk against crun and runc, side by side in one run (benches/, husk-bench):
-#   sudo scripts/bench.sh [husk-bench options, e.g. --runs 30 --series 100]
+#   sudo scripts/bench.sh [husk-bench options, e.g. --runs 30 --series 100 --many 1000]
 # Writes target/bench/report.md and target/bench/report.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,12 @@ if [ -f "$unified" ] && grep -qw hugetlb "$unified" && ! grep -q ' /sys/fs/cgrou
     mkdir -p /sys/fs/cgroup/hugetlb
     mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
 fi
-log "building husk and husk-bench (release)"
-cargo build --release -p husk-cli -p husk-bench
-exec target/release/husk-bench --husk "$PWD/target/release/husk" "$@"
+log "building husk (static, profile dist) and husk-bench (release)"
+# ONE static, non-PIE binary (glibc's crt-static on the gnu target; musl is not installed here).
+# --target keeps RUSTFLAGS off the proc-macro crates (a static proc-macro cannot be built), and
+# puts this build apart from the ordinary target/release one.
+RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+    cargo build --profile dist --target x86_64-unknown-linux-gnu -p husk-cli
+cargo build --release -p husk-bench
+husk=$PWD/target/x86_64-unknown-linux-gnu/dist/husk
+exec target/release/husk-bench --husk "$husk" "$@"

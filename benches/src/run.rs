@@ -132,20 +132,19 @@ fn median(v: &[f64]) -> f64 {
 /// Peak RSS (KiB) of one runtime call `args`, from `/usr/bin/time -f %M` (GNU time reads
 /// wait4's rusage: the runtime process, and the children it reaped).
 fn peak_rss_of(c: &Ctx<'_>, rt: &Runtime, args: &[&str]) -> Option<u64> {
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
+    // time's report goes to a file (-o), not a pipe: a container made by the call inherits
+    // stderr, and would hold a pipe open as long as it lives (see `sh`).
+    let report = c.work.join("time.out");
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.args(["-f", "%M", "-o"])
+        .arg(&report)
         .arg(&rt.path)
         .arg("--root")
         .arg(c.root(rt))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stderr)
+        .args(args);
+    sh(&mut cmd).ok()?;
+    std::fs::read_to_string(&report)
+        .ok()?
         .lines()
         .last()?
         .trim()
