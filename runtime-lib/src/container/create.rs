@@ -130,6 +130,9 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         exec: Some(super::ExecDefaults::from_spec(&plan.spec, b.no_new_keyring)),
     };
     dir.save(&state)?;
+    if let Some(exec) = &state.exec {
+        dir.save_exec(exec)?;
+    }
 
     manager.create()?;
     undo.cgroup = Some(cgroups::from_config(&manager.config()));

@@ -270,6 +270,9 @@ impl Container {
         if let Some(d) = &self.state.exec {
             return Ok(d.clone());
         }
+        if let Some(d) = self.dir.load_exec()? {
+            return Ok(d);
+        }
         let path = self.state.bundle.join("config.json");
         let data = std::fs::read(&path).map_err(|e| Error::Path {
             op: "open",
