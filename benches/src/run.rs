@@ -129,6 +129,13 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
+/// The runtimes' order in round `round`: rotated every round, so that no runtime always
+/// follows the same one (a runtime's call lands on the kernel's clean-up of the previous
+/// one's container: network namespaces are freed by a worker, after an RCU grace period).
+fn rotation(n: usize, round: usize) -> impl Iterator<Item = usize> {
+    (0..n).map(move |j| (round + j) % n)
+}
+
 /// Peak RSS (KiB) of one runtime call `args`, from `/usr/bin/time -f %M` (GNU time reads
 /// wait4's rusage: the runtime process, and the children it reaped).
 fn peak_rss_of(c: &Ctx<'_>, rt: &Runtime, args: &[&str]) -> Option<u64> {
@@ -176,8 +183,9 @@ fn reap() {
 
 fn bench_run(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Result<Measure, String> {
     let mut times = vec![Vec::new(); c.rts.len()];
-    for _ in 0..runs {
-        for (i, rt) in c.rts.iter().enumerate() {
+    for round in 0..runs {
+        for i in rotation(c.rts.len(), round) {
+            let rt = &c.rts[i];
             let id = c.id();
             let t = Instant::now();
             sh(&mut c.cmd(rt, &["run", "--bundle", bundle.to_str().unwrap(), &id]))?;
@@ -224,9 +232,9 @@ fn lifecycle_once(c: &Ctx<'_>, rt: &Runtime, bundle: &Path) -> Result<f64, Strin
 
 fn bench_lifecycle(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Result<Measure, String> {
     let mut times = vec![Vec::new(); c.rts.len()];
-    for _ in 0..runs {
-        for (i, rt) in c.rts.iter().enumerate() {
-            times[i].push(lifecycle_once(c, rt, bundle)?);
+    for round in 0..runs {
+        for i in rotation(c.rts.len(), round) {
+            times[i].push(lifecycle_once(c, &c.rts[i], bundle)?);
         }
     }
     let rss = c
@@ -253,8 +261,9 @@ fn bench_exec(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Result<Mea
             started.push((rt, id));
         }
         let mut times = vec![Vec::new(); c.rts.len()];
-        for _ in 0..runs {
-            for (i, (rt, id)) in c.rts.iter().zip(&ids).enumerate() {
+        for round in 0..runs {
+            for i in rotation(c.rts.len(), round) {
+                let (rt, id) = (&c.rts[i], &ids[i]);
                 let t = Instant::now();
                 sh(&mut c.cmd(rt, &["exec", id, "/bin/true"]))?;
                 times[i].push(t.elapsed().as_secs_f64());
@@ -301,7 +310,8 @@ fn bench_many(
         let mut state = vec![Vec::new(); c.rts.len()];
         let mut list = vec![Vec::new(); c.rts.len()];
         for k in 0..runs {
-            for (i, rt) in c.rts.iter().enumerate() {
+            for i in rotation(c.rts.len(), k) {
+                let rt = &c.rts[i];
                 let id = &made[i][k * 7 % count];
                 let t = Instant::now();
                 sh(&mut c.cmd(rt, &["state", id]))?;
@@ -343,8 +353,9 @@ fn bench_series(c: &Ctx<'_>, bundle: &Path, count: usize) -> Result<Vec<Vec<f64>
     let mut ids: Vec<Vec<String>> = vec![Vec::new(); c.rts.len()];
     let b = bundle.to_str().unwrap();
     let result = (|| {
-        for _ in 0..count {
-            for (i, rt) in c.rts.iter().enumerate() {
+        for round in 0..count {
+            for i in rotation(c.rts.len(), round) {
+                let rt = &c.rts[i];
                 let id = c.id();
                 let t = Instant::now();
                 sh(&mut c.cmd(rt, &["create", "--bundle", b, &id]))?;
