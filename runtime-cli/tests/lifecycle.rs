@@ -534,6 +534,43 @@ fn pause_resume_and_ps() {
     assert!(env.state(&id).is_none());
 }
 
+/// `ps` of a stopped container answers (an empty list here: init was the only process), as
+/// runc does: containerd's shim asks for it after `ctr task kill`, and `ctr task ps` failed
+/// with "container not running" instead of showing no processes.
+#[test]
+fn ps_of_a_stopped_container() {
+    if !can_run_containers("ps_of_a_stopped_container") {
+        return;
+    }
+    let env = TestEnv::new("psstopped");
+    let id = env.id("p");
+    let b = env.bundle("b", &["sleep", "1000"]);
+    env.run_detached(&id, &b);
+    assert!(env.run(&["kill", &id, "KILL"]).status.success());
+    env.wait_status(&id, "stopped");
+
+    let out = env.run(&["ps", "--format", "json", &id]);
+    assert!(
+        out.status.success(),
+        "ps --format json of a stopped container: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // runc 1.1.5 prints `null` for no pids; husk prints `[]`: both parse as no pids.
+    let pids: Option<Vec<i64>> = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(pids.unwrap_or_default(), Vec::<i64>::new());
+
+    let out = env.run(&["ps", &id]);
+    assert!(
+        out.status.success(),
+        "ps of a stopped container: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(table.lines().count(), 1, "only the header: {table}");
+    assert!(table.contains("PID"), "{table}");
+    assert!(env.run(&["delete", &id]).status.success());
+}
+
 /// `run` in the foreground with `process.terminal` and no console socket: the runtime
 /// allocates the container's pty and relays it (what `husk spec && husk run x` needs).
 #[test]

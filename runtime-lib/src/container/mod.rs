@@ -417,10 +417,14 @@ impl Container {
 
     /// The host pids of every process of the container (`ps`).
     ///
+    /// A stopped container is not an error: its cgroup (until `delete`) may still hold
+    /// processes that outlived init, and otherwise the list is empty. containerd's shim asks
+    /// for the pids of a stopped task (`ctr task ps` after `ctr task kill`), and runc answers.
+    ///
     /// # Errors
-    /// When the container has stopped or its cgroup cannot be read.
+    /// While the container is being created, or when its cgroup cannot be read.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        if matches!(self.status(), Status::Stopped | Status::Creating) {
+        if self.status() == Status::Creating {
             return Err(self.wrong("container not running"));
         }
         let mut p = self.cgroup()?.pids()?;
