@@ -5,8 +5,9 @@
 # build tools (the Rust linker is cc; static probes need libc6-dev), git (the commit in
 # `husk --version`), runc and crun (reference runtimes for the tests, conformance and
 # benchmarks), hyperfine and time (benchmarks, peak RSS), curl + ca-certificates (rustup when no Rust is found),
-# procps (`husk ps` runs ps(1)).
-HUSK_APT_PACKAGES="busybox-static jq build-essential pkg-config git ca-certificates curl runc crun hyperfine time procps"
+# procps (`husk ps` runs ps(1)), containerd and docker.io (real engines driving husk:
+# runtime-cli/tests/engines/).
+HUSK_APT_PACKAGES="busybox-static jq build-essential pkg-config git ca-certificates curl runc crun hyperfine time procps containerd docker.io"
 
 # The Rust version the workspace needs (Cargo.toml rust-version).
 HUSK_RUST_MIN=1.85
