@@ -17,6 +17,8 @@ done
 [ -x "$RUNTIME" ] || skip_all "no runtime at $RUNTIME (cargo build -p husk-cli)"
 
 work_dir
+# A user namespace's root (--uidmap) must be able to reach the rootfs below WORK.
+chmod 755 "$WORK"
 CT=$WORK/containerd
 SOCK=$CT/containerd.sock
 # The namespace names the containers' cgroups (/sys/fs/cgroup/*/NS/ID): one per run, so that
@@ -64,6 +66,8 @@ cleanup() {
     for p in $(cat /sys/fs/cgroup/pids/"$NS"/*/cgroup.procs 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
     umount_under "$WORK"
     rm_cgroups "$NS"
+    # The default runtime root, used when ctr drops --runc-root (see the start of containerd).
+    rmdir "/run/containerd/runc/$NS" 2>/dev/null
     [ -n "${ENGINE_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -94,7 +98,13 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 [plugins."io.containerd.internal.v1.opt"]
   path = "$CT/opt"
 EOF
-containerd --config "$CT/config.toml" > "$CT/containerd.log" 2>&1 &
+# `ctr run --runc-binary` is lost when ctr also sends task options (--uidmap, --no-pivot: ctr
+# 1.6 then replaces the runtime options, and the shim runs plain `runc` from PATH with its
+# default --root). So the shims also find RUNTIME as `runc` first on their PATH, inherited
+# from containerd: whatever ctr sends, RUNTIME is the runtime at the bottom.
+mkdir -p "$CT/bin"
+ln -s "$RUNTIME" "$CT/bin/runc"
+PATH="$CT/bin:$PATH" containerd --config "$CT/config.toml" > "$CT/containerd.log" 2>&1 &
 CONTAINERD_PID=$!
 if ! wait_for 30 ctr --address "$SOCK" version; then
     fail "containerd starts" "$(tail -20 "$CT/containerd.log")"
@@ -151,9 +161,32 @@ check_eq "ctr run failures leave no task behind" "" "$(ctrc task ls -q 2>&1)"
 # ---- ctr run -t: a terminal (script(1) gives ctr a pty of a known size) ----
 out=$(script -qec "stty rows 33 cols 101; timeout --foreground 60 ctr --address $SOCK --namespace $NS \
     run -t --rm ${RUN[*]} $IMG t1 sh -c 'tty; $SIZE_SH; exit 3'" /dev/null </dev/null | strip_tty)
-rc=${PIPESTATUS[0]}
+rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_eq "ctr run -t: tty and window size inside" $'/dev/pts/0\n33 101' "$out"
 check_eq "ctr run -t: exit code propagates (3)" 3 "$rc"
+
+out=$(printf 'echo typed-$((2+3))\nexit 5\n' | script -qec "timeout --foreground 60 ctr --address $SOCK \
+    --namespace $NS run -t --rm ${RUN[*]} $IMG t2 sh" /dev/null | strip_tty)
+rc=$?  # pipefail: the status of script(1), i.e. of the engine client
+check_contains "ctr run -t: typed input reaches the shell (typed-5)" $'\ntyped-5\n' "$out"
+check_eq "ctr run -t: the typed exit code (5)" 5 "$rc"
+
+# ---- security options ctr sets in the spec ----
+STATUS_SH='grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status | tr -s "\t" " "'
+out=$(ctrc run --rm "${RUN[@]}" --seccomp "$IMG" s1 sh -c "$STATUS_SH" 2>&1)
+check_eq "ctr run --seccomp: ctr's default capabilities, no_new_privs, seccomp filter" \
+    $'CapEff: 00000000a80425fb\nNoNewPrivs: 1\nSeccomp: 2' "$out"
+out=$(ctrc run --rm "${RUN[@]}" --cap-add CAP_SYS_ADMIN "$IMG" s2 sh -c "$STATUS_SH" 2>&1)
+check_contains "ctr run --cap-add CAP_SYS_ADMIN: CapEff has bit 21" "CapEff: 00000000a82425fb" "$out"
+out=$(ctrc run --rm "${RUN[@]}" --privileged "$IMG" s3 sh -c "$STATUS_SH" 2>&1)
+# (ctr sets no_new_privs unless --allow-new-privs, --privileged or not.)
+check_eq "ctr run --privileged: every capability ctr has, no seccomp" \
+    "$(grep '^CapEff:' /proc/self/status | tr -s '\t' ' ')"$'\nNoNewPrivs: 1\nSeccomp: 0' "$out"
+out=$(ctrc run --rm "${RUN[@]}" --uidmap 0:100000:65536 --gidmap 0:100000:65536 "$IMG" u1 \
+    sh -c 'tr -s " " < /proc/self/uid_map; id -u; touch /tmp/f && stat -c %u:%g /tmp/f' 2>&1)
+check_eq "ctr run --uidmap/--gidmap: a user namespace, root inside" $' 0 100000 65536\n0\n0:0' "$out"
+out=$(ctrc run --rm "${RUN[@]}" --no-pivot "$IMG" p1 sh -c 'echo no-pivot; cat /proc/1/mountinfo | grep -c " / / "' 2>&1)
+check_eq "ctr run --no-pivot" $'no-pivot\n1' "$out"
 
 # ---- a long-running task: exec, ps, pause/resume, metrics, kill, delete ----
 check "ctr run -d (64 MiB memory limit, log to a file)" ctrc run -d "${RUN[@]}" --memory-limit 67108864 \
@@ -177,7 +210,7 @@ check_contains "ctr task exec /nonexistent: ctr shows the runtime's error" \
 
 out=$(script -qec "stty rows 20 cols 70; timeout --foreground 60 ctr --address $SOCK --namespace $NS \
     task exec -t ${EXEC[*]} --exec-id t2 d1 sh -c 'tty; $SIZE_SH; exit 4'" /dev/null </dev/null | strip_tty)
-rc=${PIPESTATUS[0]}
+rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_contains "ctr task exec -t: a pty" /dev/pts/ "$out"
 check_contains "ctr task exec -t: window size inside" $'\n20 70' "$out"
 check_eq "ctr task exec -t: exit code propagates (4)" 4 "$rc"

@@ -136,9 +136,35 @@ check_eq "failed runs leave no container" "" "$(dk ps -aq 2>&1)"
 # ---- docker run -t: a terminal (script(1) gives docker a pty of a known size) ----
 out=$(script -qec "stty rows 33 cols 101; timeout --foreground 60 $DOCKER --host unix://$SOCK \
     run -t --rm ${RUN[*]} $IMG sh -c 'tty; $SIZE_SH; exit 3'" /dev/null </dev/null | strip_tty)
-rc=${PIPESTATUS[0]}
+rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_eq "docker run -t: tty and window size inside" $'/dev/pts/0\n33 101' "$out"
 check_eq "docker run -t: exit code propagates (3)" 3 "$rc"
+
+out=$(printf 'echo typed-$((2+3))\nexit 5\n' | script -qec "timeout --foreground 60 $DOCKER --host unix://$SOCK \
+    run -it --rm ${RUN[*]} $IMG sh" /dev/null | strip_tty)
+rc=$?  # pipefail: the status of script(1), i.e. of the engine client
+check_contains "docker run -it: typed input reaches the shell (typed-5)" $'\ntyped-5\n' "$out"
+check_eq "docker run -it: the typed exit code (5)" 5 "$rc"
+
+# ---- what docker puts in the spec: capabilities, cgroup limits, mounts, rlimits, init ----
+# (cgroup v1 paths: the machines these run on are hybrid v1, see docs/environment.md.)
+out=$(dk run --rm "${RUN[@]}" --cap-drop ALL --cap-add NET_ADMIN "$IMG" grep -E '^(CapEff|Seccomp):' /proc/self/status 2>&1)
+check_eq "docker run --cap-drop ALL --cap-add NET_ADMIN; default seccomp profile" \
+    $'CapEff:\t0000000000001000\nSeccomp:\t2' "$out"
+out=$(dk run --rm "${RUN[@]}" --pids-limit 33 --cpus 0.5 --cpu-shares 512 "$IMG" sh -c \
+    'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares' 2>&1)
+check_eq "docker run --pids-limit --cpus --cpu-shares: the container's cgroup" $'33\n50000\n512' "$out"
+out=$(dk run --rm "${RUN[@]}" --tmpfs /run:size=1m --shm-size 8m --ulimit nofile=1234:2345 \
+    --hostname myhost --sysctl net.ipv4.ip_forward=1 "$IMG" sh -c \
+    'df -k /run /dev/shm | awk "NR > 1 { print \$2 }"; ulimit -n; ulimit -Hn; hostname; cat /proc/sys/net/ipv4/ip_forward' 2>&1)
+check_eq "docker run --tmpfs --shm-size --ulimit --hostname --sysctl" $'1024\n8192\n1234\n2345\nmyhost\n1' "$out"
+out=$(dk run --rm "${RUN[@]}" --init "$IMG" ps -o pid,args 2>&1)
+check_contains "docker run --init: docker-init is PID 1" "1 /sbin/docker-init -- ps" "$out"
+dk run --name oom "${RUN[@]}" --memory 32m --memory-swap 32m "$IMG" \
+    sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived' >/dev/null 2>&1
+check_eq "docker run --memory 32m, allocating 100 MB: exit 137" 137 "$?"
+check_eq "docker inspect: OOMKilled" true "$(state oom OOMKilled)"
+dk rm oom >/dev/null 2>&1
 
 # ---- a long-running container: exec, top, stats, update, pause, kill, stop, restart, rm ----
 check "docker run -d (64 MiB memory limit)" dk run -d --name d1 "${RUN[@]}" --memory 64m "$IMG" \
@@ -161,7 +187,7 @@ check_contains "docker exec /nonexistent: docker shows the runtime's error" \
 
 out=$(script -qec "stty rows 20 cols 70; timeout --foreground 60 $DOCKER --host unix://$SOCK \
     exec -t d1 sh -c 'tty; $SIZE_SH; exit 4'" /dev/null </dev/null | strip_tty)
-rc=${PIPESTATUS[0]}
+rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_contains "docker exec -t: a pty" /dev/pts/ "$out"
 check_contains "docker exec -t: window size inside" $'\n20 70' "$out"
 check_eq "docker exec -t: exit code propagates (4)" 4 "$rc"
