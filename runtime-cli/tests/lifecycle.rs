@@ -534,6 +534,38 @@ fn pause_resume_and_ps() {
     assert!(env.state(&id).is_none());
 }
 
+/// SIGKILL ends a paused container, to its init alone or with `--all`: the runtime thaws it
+/// after the signal, as runc does (on cgroup v1 a frozen process acts on no signal until it is
+/// thawed: `ctr task kill -s SIGKILL` of a paused task left it paused, and `ctr task rm -f`
+/// then hung).
+#[test]
+fn sigkill_ends_a_paused_container() {
+    if !can_run_containers("sigkill_ends_a_paused_container") {
+        return;
+    }
+    let env = TestEnv::new("killpaused");
+    for all in [false, true] {
+        let id = env.id(if all { "all" } else { "init" });
+        let b = env.bundle(if all { "ball" } else { "binit" }, &["sleep", "1000"]);
+        env.run_detached(&id, &b);
+        assert!(env.run(&["pause", &id]).status.success());
+        assert_eq!(env.status(&id), "paused");
+        let mut args = vec!["kill"];
+        if all {
+            args.push("--all");
+        }
+        args.extend([id.as_str(), "KILL"]);
+        let out = env.run(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        env.wait_status(&id, "stopped");
+        assert!(env.run(&["delete", &id]).status.success());
+    }
+}
+
 /// `ps` of a stopped container answers (an empty list here: init was the only process), as
 /// runc does: containerd's shim asks for it after `ctr task kill`, and `ctr task ps` failed
 /// with "container not running" instead of showing no processes.

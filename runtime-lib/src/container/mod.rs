@@ -334,13 +334,26 @@ impl Container {
 
     /// Send `signal` to the container process, or with `all` to every process in its cgroup.
     ///
+    /// SIGKILL to a paused container also thaws it, as runc does: on cgroup v1 a frozen process
+    /// acts on no signal, not even SIGKILL, until it is thawed, so the container would stay
+    /// paused with the kill pending (`ctr task kill -s SIGKILL` of a paused task never ended,
+    /// and neither did `ctr task rm -f`). Other signals leave it paused.
+    ///
     /// # Errors
     /// "container not running" when it has stopped.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<()> {
-        match self.status() {
-            Status::Stopped | Status::Creating => return Err(self.wrong("container not running")),
-            _ => {}
+        let status = self.status();
+        if matches!(status, Status::Stopped | Status::Creating) {
+            return Err(self.wrong("container not running"));
         }
+        let sent = self.send(signal, all);
+        if sent.is_ok() && status == Status::Paused && signal == Signal::SIGKILL {
+            self.cgroup()?.thaw()?;
+        }
+        sent
+    }
+
+    fn send(&self, signal: Signal, all: bool) -> Result<()> {
         if all {
             if let Some(cg) = &self.state.cgroup {
                 for pid in cgroups::from_config(cg).pids()? {
