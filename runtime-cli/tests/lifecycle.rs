@@ -566,6 +566,82 @@ fn sigkill_ends_a_paused_container() {
     }
 }
 
+/// `kill --all` of a stopped container signals the processes that outlived its init (it
+/// joined another container's pid namespace, so init's death did not end them), as runc does:
+/// containerd's shim sends `kill --all <id> 9` when such an init exits, and with husk refusing
+/// ("container not running") they ran on until `delete`.
+#[test]
+fn kill_all_of_a_stopped_container_ends_what_outlived_init() {
+    if !can_run_containers("kill_all_of_a_stopped_container") {
+        return;
+    }
+    let env = TestEnv::new("killallstopped");
+    let a_id = env.id("a");
+    let a = env.bundle("a", &["sleep", "1000"]);
+    env.run_detached(&a_id, &a);
+    let a_pid = env.state(&a_id).unwrap()["pid"].as_i64().unwrap();
+
+    let mut c = base_config(&[
+        "sh",
+        "-c",
+        "sleep 1000 & echo $! > /dev/shm/bg; exec sleep 1000",
+    ]);
+    for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "pid" {
+            ns["path"] = serde_json::json!(format!("/proc/{a_pid}/ns/pid"));
+        }
+    }
+    let b = env.bundle_with("b", c);
+    b.write();
+    let b_id = env.id("b");
+    env.run_detached(&b_id, &b);
+    let b_pid = env.state(&b_id).unwrap()["pid"].as_i64().unwrap();
+    let bg_file = format!("/proc/{b_pid}/root/dev/shm/bg");
+    assert!(
+        wait_until(WAIT, || fs::read_to_string(&bg_file)
+            .is_ok_and(|s| s.ends_with('\n'))),
+        "the background sleep never started"
+    );
+    let pids = |id: &str| -> Vec<i64> {
+        let out = env.run(&["ps", "--format", "json", id]);
+        assert!(
+            out.status.success(),
+            "ps {id}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p: Option<Vec<i64>> = serde_json::from_slice(&out.stdout).expect("JSON");
+        p.unwrap_or_default()
+    };
+    assert_eq!(pids(&b_id).len(), 2, "init and the background sleep");
+
+    assert!(env.run(&["kill", &b_id, "KILL"]).status.success());
+    env.wait_status(&b_id, "stopped");
+    let left = pids(&b_id);
+    assert_eq!(
+        left.len(),
+        1,
+        "the background sleep outlives init: {left:?}"
+    );
+
+    let out = env.run(&["kill", "--all", &b_id, "9"]);
+    assert!(
+        out.status.success(),
+        "kill --all of a stopped container: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Gone (a zombie until the pid namespace's init reaps it counts as gone).
+    let gone = |pid: i64| {
+        fs::read_to_string(format!("/proc/{pid}/status")).map_or(true, |s| s.contains("State:\tZ"))
+    };
+    assert!(
+        wait_until(WAIT, || gone(left[0])),
+        "{} survived kill --all",
+        left[0]
+    );
+    assert!(env.run(&["delete", &b_id]).status.success());
+    assert_eq!(env.status(&a_id), "running");
+}
+
 /// `ps` of a stopped container answers (an empty list here: init was the only process), as
 /// runc does: containerd's shim asks for it after `ctr task kill`, and `ctr task ps` failed
 /// with "container not running" instead of showing no processes.

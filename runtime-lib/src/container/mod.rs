@@ -339,12 +339,19 @@ impl Container {
     /// paused with the kill pending (`ctr task kill -s SIGKILL` of a paused task never ended,
     /// and neither did `ctr task rm -f`). Other signals leave it paused.
     ///
+    /// `all` works on a stopped container too, as in runc: processes that outlived init (it
+    /// did not own its pid namespace) are still in its cgroup, and containerd's shim ends them
+    /// with `kill --all <id> 9` as soon as init exits.
+    ///
     /// # Errors
-    /// "container not running" when it has stopped.
+    /// "container not running" when it has stopped (without `all`) or is being created.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<()> {
         let status = self.status();
-        if matches!(status, Status::Stopped | Status::Creating) {
+        if status == Status::Creating || (status == Status::Stopped && !all) {
             return Err(self.wrong("container not running"));
+        }
+        if status == Status::Stopped && self.state.cgroup.is_none() {
+            return Ok(());
         }
         let sent = self.send(signal, all);
         if sent.is_ok() && status == Status::Paused && signal == Signal::SIGKILL {
