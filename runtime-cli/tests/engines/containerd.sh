@@ -269,4 +269,35 @@ out=$(ctrc task rm d2 2>&1)
 check_contains "ctr task rm: reports the exit code 137" "exit code 137" "$out"
 check "ctr container rm d2" ctrc containers rm d2
 
+# ---- a paused task killed with SIGKILL; a task sharing another's pid namespace ----
+check "ctr run -d d3" ctrc run -d "${RUN[@]}" "$IMG" d3 sleep 1000
+check "ctr task ls: d3 RUNNING" wait_for 30 status_is d3 RUNNING
+check "ctr task pause d3" ctrc task pause d3
+check "ctr task kill -s SIGKILL of a paused task" ctrc task kill -s SIGKILL d3
+check "ctr task ls: the paused task is STOPPED after SIGKILL" wait_for 30 status_is d3 STOPPED
+out=$(ctrc task rm d3 2>&1)
+check_contains "ctr task rm: reports the exit code 137" "exit code 137" "$out"
+ctrc containers rm d3 >/dev/null 2>&1
+
+check "ctr run -d d4" ctrc run -d "${RUN[@]}" "$IMG" d4 sleep 1000
+check "ctr task ls: d4 RUNNING" wait_for 30 status_is d4 RUNNING
+d4=$(task_pid d4)
+# d5 joins d4's pid namespace: its init's death does not end its other processes, so the
+# shim ends them with `kill --all` when that init exits.
+check "ctr run -d --with-ns pid:... d5" ctrc run -d "${RUN[@]}" --with-ns "pid:/proc/$d4/ns/pid" \
+    "$IMG" d5 sh -c 'sleep 1000 & exec sleep 999'
+check "ctr task ls: d5 RUNNING" wait_for 30 status_is d5 RUNNING
+check "d5: its background sleep runs" wait_for 30 sh -c "[ \$(cat /sys/fs/cgroup/pids/$NS/d5/cgroup.procs | wc -l) = 2 ]"
+bg=$(grep -v "^$(task_pid d5)\$" "/sys/fs/cgroup/pids/$NS/d5/cgroup.procs" 2>/dev/null)
+check "ctr task kill -s SIGKILL d5 (init)" ctrc task kill -s SIGKILL d5
+check "ctr task ls: d5 STOPPED" wait_for 30 status_is d5 STOPPED
+check "d5's background sleep is ended by the shim's kill --all" wait_for 30 pid_gone "$bg"
+check_eq "ctr task ls: d4 still RUNNING" RUNNING "$(task_status d4)"
+ctrc task rm d5 >/dev/null 2>&1
+ctrc containers rm d5 >/dev/null 2>&1
+check "ctr task rm -f of a running task" ctrc task rm -f d4
+check "ctr task rm -f: its process is gone" wait_for 30 pid_gone "$d4"
+check "ctr container rm d4" ctrc containers rm d4
+check_eq "ctr task ls: nothing left" "" "$(ctrc task ls -q 2>&1)"
+
 summary containerd

@@ -246,7 +246,24 @@ check_eq "docker stop: exited 137 (SIGKILL after the grace period)" "exited 137"
 check "docker run -d, exits 9" dk run -d --name d3 "${RUN[@]}" "$IMG" sh -c 'exit 9'
 check_eq "docker wait: 9" 9 "$(dk wait d3 2>&1)"
 
-check "docker rm" dk rm d1 d2 d3
+dk run --name d4 "${RUN[@]}" "$IMG" sh -c 'echo to-stdout; echo to-stderr >&2' >/dev/null 2>&1
+check_eq "docker logs: stdout apart from stderr" "to-stdout|to-stderr" \
+    "$(dk logs d4 2>/dev/null)|$(dk logs d4 2>&1 >/dev/null)"
+
+check "docker run -d d5, then pause" sh -c "'$DOCKER' --host 'unix://$SOCK' run -d --name d5 ${RUN[*]} $IMG sleep 1000 &&
+    '$DOCKER' --host 'unix://$SOCK' pause d5"
+check "docker kill of a paused container" dk kill d5
+check_eq "docker inspect: the paused container exited 137" "exited 137" "$(state d5 Status) $(state d5 ExitCode)"
+check "docker run -d d6, then pause" sh -c "'$DOCKER' --host 'unix://$SOCK' run -d --name d6 ${RUN[*]} $IMG sleep 1000 &&
+    '$DOCKER' --host 'unix://$SOCK' pause d6"
+check "docker rm -f of a paused container" dk rm -f d6
+
+check "docker run -d --restart on-failure:2" dk run -d --name d7 --restart on-failure:2 "${RUN[@]}" "$IMG" sh -c 'exit 3'
+check "docker restarts it twice, then it stays exited" wait_for 30 sh -c \
+    "[ \"\$('$DOCKER' --host 'unix://$SOCK' inspect -f '{{.RestartCount}} {{.State.Status}}' d7)\" = '2 exited' ]"
+check_eq "docker inspect: exit code 3" 3 "$(state d7 ExitCode)"
+
+check "docker rm" dk rm d1 d2 d3 d4 d5 d7
 check_eq "docker ps -a: nothing left" "" "$(dk ps -aq 2>&1)"
 check_eq "the runtime's state is gone" "" "$(ls "$DK/exec/runtime-runc/moby" 2>&1)"
 check_eq "the containers' cgroups are gone" "" "$(find /sys/fs/cgroup/*/"$CGP" -mindepth 1 -type d 2>/dev/null)"
