@@ -716,6 +716,73 @@ fn cgroup_file(pid: i64, name: &str) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
+/// `update` takes 0 for "unchanged", as runc does: Docker and containerd send Go structs with
+/// 0 in every field the user did not touch (this is what `docker update --cpus 0.5` sends).
+/// husk took the zeros as values, and with a swap limit in force refused every such update
+/// ("a swap limit needs a memory limit").
+#[test]
+fn update_zeros_leave_limits_in_force() {
+    if !can_run_containers("update_zeros_leave_limits_in_force") {
+        return;
+    }
+    let env = TestEnv::new("updzero");
+    let id = env.id("u");
+    let mut config = base_config(&["sleep", "1000"]);
+    config["linux"]["resources"] = serde_json::json!({
+        "memory": {"limit": 64 << 20, "swap": 128 << 20},
+        "cpu": {"shares": 512},
+        "pids": {"limit": 50}
+    });
+    let b = env.bundle_with("b", config);
+    b.write();
+    env.run_detached(&id, &b);
+    let pid = env.state(&id).expect("state")["pid"].as_i64().unwrap();
+
+    let mut child = env
+        .cmd(&["update", "--resources=-", &id])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            br#"{"memory":{"limit":0,"reservation":0,"kernel":0},"cpu":{"shares":0,"quota":50000,"period":100000},"blockIO":{"weight":0}}"#,
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "update: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        cgroup_file(pid, "cpu.cfs_quota_us").as_deref(),
+        Some("50000")
+    );
+    assert_eq!(cgroup_file(pid, "cpu.shares").as_deref(), Some("512"));
+    assert_eq!(
+        cgroup_file(pid, "memory.limit_in_bytes").as_deref(),
+        Some((64u64 << 20).to_string().as_str())
+    );
+    assert_eq!(
+        cgroup_file(pid, "memory.memsw.limit_in_bytes").as_deref(),
+        Some((128u64 << 20).to_string().as_str())
+    );
+    assert_eq!(cgroup_file(pid, "pids.max").as_deref(), Some("50"));
+    // And a later update still sees the limits in force (they were not recorded as 0).
+    let out = env.run(&["update", "--pids-limit", "60", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(cgroup_file(pid, "pids.max").as_deref(), Some("60"));
+}
+
 /// `update --resources=-` (containerd, podman) and runc's flags change the limits of a running
 /// container; `events --stats` reports them in runc's envelope; `events` streams an `oom` line
 /// when the OOM killer strikes.
