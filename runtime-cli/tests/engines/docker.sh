@@ -208,6 +208,10 @@ check "docker stats: pids >= 2 (init and the exec'd sleep)" test "${stats##*|}" 
 check_eq "memory limit inside the container: 64 MiB" 67108864 "$(dk exec d1 sh -c "$MEMLIMIT_SH" 2>&1)"
 check "docker update --memory 96m" dk update --memory 96m --memory-swap 200m d1
 check_eq "memory limit inside after docker update: 96 MiB" 100663296 "$(dk exec d1 sh -c "$MEMLIMIT_SH" 2>&1)"
+# An update that leaves memory alone (docker sends 0 for the fields not changed: "unchanged").
+check "docker update --cpus 0.5 --pids-limit 40" dk update --cpus 0.5 --pids-limit 40 d1
+check_eq "after docker update --cpus: quota, pids limit, and the memory limit kept" $'50000\n40\n100663296' \
+    "$(dk exec d1 sh -c "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/pids/pids.max; $MEMLIMIT_SH" 2>&1)"
 
 check "docker pause" dk pause d1
 check_eq "docker inspect: paused" paused "$(state d1 Status)"
