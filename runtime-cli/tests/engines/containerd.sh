@@ -138,7 +138,7 @@ check_eq "ctr run --read-only: touch fails (exit 1)" 1 "$rc"
 
 ctrc run --rm "${RUN[@]}" "$IMG" r4 sleep 1000 > "$WORK/r4.out" 2>&1 &
 r4=$!
-if wait_for 30 status_is r4 RUNNING; then
+if wait_for 15 status_is r4 RUNNING; then
     ctrc task kill -s SIGKILL r4 >/dev/null 2>&1
     wait "$r4"
     check_eq "ctr run: killed by SIGKILL exits 137 (128+9)" 137 "$?"
@@ -192,8 +192,8 @@ check_eq "ctr run --no-pivot" $'no-pivot\n1' "$out"
 check "ctr run -d (64 MiB memory limit, log to a file)" ctrc run -d "${RUN[@]}" --memory-limit 67108864 \
     --log-uri "file://$WORK/d1.log" "$IMG" d1 \
     sh -c 'trap "echo got TERM; exit 42" TERM; echo started; while :; do sleep 0.1; done'
-check "ctr task ls: d1 RUNNING" wait_for 30 status_is d1 RUNNING
-check "the task's output reaches the log" wait_for 30 grep -q started "$WORK/d1.log"
+check "ctr task ls: d1 RUNNING" wait_for 15 status_is d1 RUNNING
+check "the task's output reaches the log" wait_for 15 grep -q started "$WORK/d1.log"
 init=$(task_pid d1)
 
 out=$(ctrc task exec "${EXEC[@]}" --exec-id e1 d1 sh -c 'echo exec-out; exit 5' 2>&1)
@@ -242,7 +242,7 @@ out=$(ctrc task exec "${EXEC[@]}" --exec-id e5 d1 echo after-resume 2>&1)
 check_eq "ctr task exec after resume" after-resume "$out"
 
 check "ctr task kill (SIGTERM)" ctrc task kill d1
-check "ctr task ls: STOPPED after SIGTERM" wait_for 30 status_is d1 STOPPED
+check "ctr task ls: STOPPED after SIGTERM" wait_for 15 status_is d1 STOPPED
 check "the task's TERM trap ran" grep -q "got TERM" "$WORK/d1.log"
 out=$(ctrc task rm d1 2>&1)
 check_contains "ctr task rm: reports the exit code 42" "exit code 42" "$out"
@@ -252,12 +252,12 @@ check "the runtime's state for d1 is gone" test ! -e "$CT/runc/$NS/d1"
 
 # ---- kill --all and ps of a stopped task ----
 check "ctr run -d d2" ctrc run -d "${RUN[@]}" "$IMG" d2 sleep 1000
-check "ctr task ls: d2 RUNNING" wait_for 30 status_is d2 RUNNING
+check "ctr task ls: d2 RUNNING" wait_for 15 status_is d2 RUNNING
 ctrc task exec "${EXEC[@]}" -d --exec-id bg2 d2 sleep 1000 >/dev/null 2>&1
 pids=$(ctrc task ps d2 2>/dev/null | awk 'NR > 1 { print $1 }')
 check_eq "ctr task ps: two processes" 2 "$(wc -w <<<"$pids")"
 check "ctr task kill -a -s SIGKILL" ctrc task kill -a -s SIGKILL d2
-check "ctr task ls: d2 STOPPED" wait_for 30 status_is d2 STOPPED
+check "ctr task ls: d2 STOPPED" wait_for 15 status_is d2 STOPPED
 gone=yes
 for p in $pids; do wait_for 10 pid_gone "$p" || gone="no: $p"; done
 check_eq "kill -a: every process of the task is gone" yes "$gone"
@@ -271,32 +271,33 @@ check "ctr container rm d2" ctrc containers rm d2
 
 # ---- a paused task killed with SIGKILL; a task sharing another's pid namespace ----
 check "ctr run -d d3" ctrc run -d "${RUN[@]}" "$IMG" d3 sleep 1000
-check "ctr task ls: d3 RUNNING" wait_for 30 status_is d3 RUNNING
+check "ctr task ls: d3 RUNNING" wait_for 15 status_is d3 RUNNING
 check "ctr task pause d3" ctrc task pause d3
 check "ctr task kill -s SIGKILL of a paused task" ctrc task kill -s SIGKILL d3
-check "ctr task ls: the paused task is STOPPED after SIGKILL" wait_for 30 status_is d3 STOPPED
+check "ctr task ls: the paused task is STOPPED after SIGKILL" wait_for 15 status_is d3 STOPPED
 out=$(ctrc task rm d3 2>&1)
 check_contains "ctr task rm: reports the exit code 137" "exit code 137" "$out"
 ctrc containers rm d3 >/dev/null 2>&1
 
 check "ctr run -d d4" ctrc run -d "${RUN[@]}" "$IMG" d4 sleep 1000
-check "ctr task ls: d4 RUNNING" wait_for 30 status_is d4 RUNNING
+check "ctr task ls: d4 RUNNING" wait_for 15 status_is d4 RUNNING
 d4=$(task_pid d4)
 # d5 joins d4's pid namespace: its init's death does not end its other processes, so the
 # shim ends them with `kill --all` when that init exits.
 check "ctr run -d --with-ns pid:... d5" ctrc run -d "${RUN[@]}" --with-ns "pid:/proc/$d4/ns/pid" \
     "$IMG" d5 sh -c 'sleep 1000 & exec sleep 999'
-check "ctr task ls: d5 RUNNING" wait_for 30 status_is d5 RUNNING
-check "d5: its background sleep runs" wait_for 30 sh -c "[ \$(cat /sys/fs/cgroup/pids/$NS/d5/cgroup.procs | wc -l) = 2 ]"
+check "ctr task ls: d5 RUNNING" wait_for 15 status_is d5 RUNNING
+check "d5: its background sleep runs" wait_for 15 sh -c "[ \$(cat /sys/fs/cgroup/pids/$NS/d5/cgroup.procs | wc -l) = 2 ]"
 bg=$(grep -v "^$(task_pid d5)\$" "/sys/fs/cgroup/pids/$NS/d5/cgroup.procs" 2>/dev/null)
+check "d5: its background sleep found in its cgroup" test -n "$bg"
 check "ctr task kill -s SIGKILL d5 (init)" ctrc task kill -s SIGKILL d5
-check "ctr task ls: d5 STOPPED" wait_for 30 status_is d5 STOPPED
-check "d5's background sleep is ended by the shim's kill --all" wait_for 30 pid_gone "$bg"
+check "ctr task ls: d5 STOPPED" wait_for 15 status_is d5 STOPPED
+check "d5's background sleep is ended by the shim's kill --all" wait_for 15 pid_gone "${bg:-0}"
 check_eq "ctr task ls: d4 still RUNNING" RUNNING "$(task_status d4)"
 ctrc task rm d5 >/dev/null 2>&1
 ctrc containers rm d5 >/dev/null 2>&1
 check "ctr task rm -f of a running task" ctrc task rm -f d4
-check "ctr task rm -f: its process is gone" wait_for 30 pid_gone "$d4"
+check "ctr task rm -f: its process is gone" wait_for 15 pid_gone "$d4"
 check "ctr container rm d4" ctrc containers rm d4
 check_eq "ctr task ls: nothing left" "" "$(ctrc task ls -q 2>&1)"
 

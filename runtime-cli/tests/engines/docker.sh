@@ -169,8 +169,8 @@ dk rm oom >/dev/null 2>&1
 # ---- a long-running container: exec, top, stats, update, pause, kill, stop, restart, rm ----
 check "docker run -d (64 MiB memory limit)" dk run -d --name d1 "${RUN[@]}" --memory 64m "$IMG" \
     sh -c 'trap "echo got USR1" USR1; trap "echo got TERM; exit 42" TERM; echo started; while :; do sleep 0.1; done'
-check "docker inspect: d1 running" wait_for 30 status_is d1 running
-check "docker logs: the container's output" wait_for 30 sh -c "'$DOCKER' --host 'unix://$SOCK' logs d1 2>&1 | grep -q started"
+check "docker inspect: d1 running" wait_for 15 status_is d1 running
+check "docker logs: the container's output" wait_for 15 sh -c "'$DOCKER' --host 'unix://$SOCK' logs d1 2>&1 | grep -q started"
 pid1=$(state d1 Pid)
 
 out=$(dk exec d1 sh -c 'echo exec-out; exit 6' 2>&1)
@@ -221,7 +221,7 @@ out=$(dk exec d1 echo after-unpause 2>&1)
 check_eq "docker exec after unpause" after-unpause "$out"
 
 check "docker kill -s USR1" dk kill -s USR1 d1
-check "docker logs: the USR1 trap ran" wait_for 30 sh -c "'$DOCKER' --host 'unix://$SOCK' logs d1 2>&1 | grep -q 'got USR1'"
+check "docker logs: the USR1 trap ran" wait_for 15 sh -c "'$DOCKER' --host 'unix://$SOCK' logs d1 2>&1 | grep -q 'got USR1'"
 check_eq "docker inspect: still running after USR1" running "$(state d1 Status)"
 
 start=$(date +%s)
@@ -234,14 +234,14 @@ check_contains "docker logs: the TERM trap ran" "got TERM" "$(dk logs d1 2>&1)"
 check "docker restart" dk restart -t 1 d1
 check_eq "docker inspect: running after restart" running "$(state d1 Status)"
 check "docker restart: a new init process" test "$(state d1 Pid)" != "$pid1"
-check "docker logs: started twice" wait_for 30 sh -c "[ \$('$DOCKER' --host 'unix://$SOCK' logs d1 2>&1 | grep -c started) = 2 ]"
+check "docker logs: started twice" wait_for 15 sh -c "[ \$('$DOCKER' --host 'unix://$SOCK' logs d1 2>&1 | grep -c started) = 2 ]"
 
 check "docker kill (SIGKILL)" dk kill d1
-check "docker inspect: d1 exited" wait_for 30 status_is d1 exited
+check "docker inspect: d1 exited" wait_for 15 status_is d1 exited
 check_eq "docker kill: exit code 137" 137 "$(state d1 ExitCode)"
 
 check "docker run -d sleep" dk run -d --name d2 "${RUN[@]}" "$IMG" sleep 1000
-check "docker inspect: d2 running" wait_for 30 status_is d2 running
+check "docker inspect: d2 running" wait_for 15 status_is d2 running
 # sleep is the container's PID 1 and has no SIGTERM handler: the kernel ignores SIGTERM for
 # it, so docker stop ends with SIGKILL after the grace period.
 check "docker stop -t 1 of sleep" dk stop -t 1 d2
@@ -263,11 +263,29 @@ check "docker run -d d6, then pause" sh -c "'$DOCKER' --host 'unix://$SOCK' run 
 check "docker rm -f of a paused container" dk rm -f d6
 
 check "docker run -d --restart on-failure:2" dk run -d --name d7 --restart on-failure:2 "${RUN[@]}" "$IMG" sh -c 'exit 3'
-check "docker restarts it twice, then it stays exited" wait_for 30 sh -c \
+check "docker restarts it twice, then it stays exited" wait_for 15 sh -c \
     "[ \"\$('$DOCKER' --host 'unix://$SOCK' inspect -f '{{.RestartCount}} {{.State.Status}}' d7)\" = '2 exited' ]"
 check_eq "docker inspect: exit code 3" 3 "$(state d7 ExitCode)"
 
-check "docker rm" dk rm d1 d2 d3 d4 d5 d7
+# A detached container with a terminal: its output goes through the pty into the log.
+check "docker run -dt" dk run -dt --name d8 "${RUN[@]}" "$IMG" sh -c 'echo tty-out; tty; exec sleep 1000'
+check "docker logs of a -t container" wait_for 15 sh -c \
+    "'$DOCKER' --host 'unix://$SOCK' logs d8 2>&1 | tr -d '\r' | grep -qx /dev/pts/0"
+# d9 joins d8's pid namespace: its processes other than init end with it (shim's kill --all).
+check "docker run -d --pid container:d8" dk run -d --name d9 --pid container:d8 --runtime "$RT" "$IMG" \
+    sh -c 'sleep 1000 & exec sleep 999'
+out=$(dk exec d9 ps -o args 2>&1)
+check_contains "docker exec in d9 sees d8's processes" "sleep 1000" "$out"
+check_contains "docker exec in d9 sees its own" "sleep 999" "$out"
+d9=$(state d9 Pid)
+bg=$(grep -vx "$d9" "/sys/fs/cgroup/pids/$CGP/$(dk inspect -f '{{.Id}}' d9)/cgroup.procs" 2>/dev/null)
+check "docker stop -t 1 d9" dk stop -t 1 d9
+check "d9: its background sleep found in its cgroup" test -n "$bg"
+check "d9's background sleep is gone" wait_for 15 pid_gone "${bg:-0}"
+check_eq "docker inspect: d8 still running" running "$(state d8 Status)"
+
+check "docker rm" dk rm d1 d2 d3 d4 d5 d7 d9
+check "docker rm -f d8" dk rm -f d8
 check_eq "docker ps -a: nothing left" "" "$(dk ps -aq 2>&1)"
 check_eq "the runtime's state is gone" "" "$(ls "$DK/exec/runtime-runc/moby" 2>&1)"
 check_eq "the containers' cgroups are gone" "" "$(find /sys/fs/cgroup/*/"$CGP" -mindepth 1 -type d 2>/dev/null)"
