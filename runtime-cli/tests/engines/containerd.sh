@@ -122,6 +122,10 @@ rc=$?
 check_eq "ctr run --rm: output" $'hello from busybox\nroot\n/' "$out"
 check_eq "ctr run --rm: exit code 0" 0 "$rc"
 check_eq "ctr run --rm: the container is gone afterwards" "" "$(ctrc containers ls -q 2>&1)"
+# Only stdio is open in the container (3 is ls's own directory fd): nothing of the shim's or
+# the runtime's leaks in.
+check_eq "ctr run: only fds 0 1 2 open in the container" $'0\n1\n2\n3' \
+    "$(ctrc run --rm "${RUN[@]}" "$IMG" r1b ls /proc/self/fd 2>&1)"
 
 out=$(ctrc run --rm "${RUN[@]}" --env FOO=bar --cwd /tmp "$IMG" r2 sh -c 'echo "$FOO"; pwd; exit 7' 2>&1)
 rc=$?
@@ -200,6 +204,8 @@ out=$(ctrc task exec "${EXEC[@]}" --exec-id e1 d1 sh -c 'echo exec-out; exit 5' 
 rc=$?
 check_eq "ctr task exec: output" exec-out "$out"
 check_eq "ctr task exec: exit code propagates (5)" 5 "$rc"
+check_eq "ctr task exec: only fds 0 1 2 open" $'0\n1\n2\n3' \
+    "$(ctrc task exec "${EXEC[@]}" --exec-id e1b d1 ls /proc/self/fd 2>&1)"
 out=$(ctrc task exec "${EXEC[@]}" --exec-id e2 --user 65534 --cwd /tmp d1 sh -c 'id -u; pwd' 2>&1)
 check_eq "ctr task exec --user --cwd" $'65534\n/tmp' "$out"
 out=$(ctrc task exec "${EXEC[@]}" --exec-id e3 d1 /nonexistent 2>&1)

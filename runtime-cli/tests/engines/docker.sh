@@ -101,6 +101,9 @@ check_eq "docker run --rm: exit code 0" 0 "$rc"
 dk run --rm "${RUN[@]}" "$IMG" sh -c 'exit 7' >/dev/null 2>&1
 check_eq "docker run: a non-zero exit code propagates (7)" 7 "$?"
 check_eq "docker run --rm: no container left" "" "$(dk ps -aq 2>&1)"
+# Only stdio is open in the container (3 is ls's own directory fd).
+check_eq "docker run: only fds 0 1 2 open in the container" $'0\n1\n2\n3' \
+    "$(dk run --rm "${RUN[@]}" "$IMG" ls /proc/self/fd 2>&1)"
 
 out=$(dk run --rm "${RUN[@]}" -e FOO=bar -w /tmp -u 65534 --read-only "$IMG" \
     sh -c 'echo "$FOO"; pwd; id -u; touch /x 2>&1' 2>&1)
@@ -177,6 +180,7 @@ out=$(dk exec d1 sh -c 'echo exec-out; exit 6' 2>&1)
 rc=$?
 check_eq "docker exec: output" exec-out "$out"
 check_eq "docker exec: exit code propagates (6)" 6 "$rc"
+check_eq "docker exec: only fds 0 1 2 open" $'0\n1\n2\n3' "$(dk exec d1 ls /proc/self/fd 2>&1)"
 out=$(dk exec -u 65534 -w /tmp -e BAR=baz d1 sh -c 'id -u; pwd; echo "$BAR"' 2>&1)
 check_eq "docker exec -u -w -e" $'65534\n/tmp\nbaz' "$out"
 out=$(dk exec d1 /nonexistent 2>&1)
