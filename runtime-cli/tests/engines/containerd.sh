@@ -27,7 +27,8 @@ NS=husk-engines-$$
 IMG=localhost/busybox:husk-engines
 CONTAINERD_PID=
 
-ctrc() { timeout 60 ctr --address "$SOCK" --namespace "$NS" "$@"; }
+# (-k: `ctr run` and `docker run` pass SIGTERM on to the container, whose PID 1 may ignore it.)
+ctrc() { timeout -k 10 60 ctr --address "$SOCK" --namespace "$NS" "$@"; }
 # Every `ctr run` uses RUNTIME, keeps the runtime's state and ctr's fifos under CT.
 RUN=(--runc-binary "$RUNTIME" --runc-root "$CT/runc" --fifo-dir "$CT/fifo")
 EXEC=(--fifo-dir "$CT/fifo")
@@ -132,6 +133,9 @@ rc=$?
 check_eq "ctr run --env --cwd: output" $'bar\n/tmp' "$out"
 check_eq "ctr run: a non-zero exit code propagates (7)" 7 "$rc"
 
+check_eq "ctr run: 10 MB of output arrive whole" 10000000 \
+    "$(ctrc run --rm "${RUN[@]}" "$IMG" r2b head -c 10000000 /dev/zero | wc -c)"
+
 mkdir -p "$WORK/shared"
 out=$(ctrc run --rm "${RUN[@]}" --read-only --mount "type=bind,src=$WORK/shared,dst=/shared,options=rbind:rw" \
     "$IMG" r3 sh -c 'echo from-container > /shared/f && touch /x' 2>&1)
@@ -163,13 +167,13 @@ check_contains "ctr run no-such-command: executable file not found in \$PATH" \
 check_eq "ctr run failures leave no task behind" "" "$(ctrc task ls -q 2>&1)"
 
 # ---- ctr run -t: a terminal (script(1) gives ctr a pty of a known size) ----
-out=$(script -qec "stty rows 33 cols 101; timeout --foreground 60 ctr --address $SOCK --namespace $NS \
+out=$(script -qec "stty rows 33 cols 101; timeout -k 10 --foreground 60 ctr --address $SOCK --namespace $NS \
     run -t --rm ${RUN[*]} $IMG t1 sh -c 'tty; $SIZE_SH; exit 3'" /dev/null </dev/null | strip_tty)
 rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_eq "ctr run -t: tty and window size inside" $'/dev/pts/0\n33 101' "$out"
 check_eq "ctr run -t: exit code propagates (3)" 3 "$rc"
 
-out=$(printf 'echo typed-$((2+3))\nexit 5\n' | script -qec "timeout --foreground 60 ctr --address $SOCK \
+out=$(printf 'echo typed-$((2+3))\nexit 5\n' | script -qec "timeout -k 10 --foreground 60 ctr --address $SOCK \
     --namespace $NS run -t --rm ${RUN[*]} $IMG t2 sh" /dev/null | strip_tty)
 rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_contains "ctr run -t: typed input reaches the shell (typed-5)" $'\ntyped-5\n' "$out"
@@ -208,13 +212,15 @@ check_eq "ctr task exec: only fds 0 1 2 open" $'0\n1\n2\n3' \
     "$(ctrc task exec "${EXEC[@]}" --exec-id e1b d1 ls /proc/self/fd 2>&1)"
 out=$(ctrc task exec "${EXEC[@]}" --exec-id e2 --user 65534 --cwd /tmp d1 sh -c 'id -u; pwd' 2>&1)
 check_eq "ctr task exec --user --cwd" $'65534\n/tmp' "$out"
+ctrc task exec "${EXEC[@]}" --exec-id e2b d1 sh -c 'kill -9 $$' >/dev/null 2>&1
+check_eq "ctr task exec: a process killed by SIGKILL exits 137" 137 "$?"
 out=$(ctrc task exec "${EXEC[@]}" --exec-id e3 d1 /nonexistent 2>&1)
 rc=$?
 check "ctr task exec /nonexistent fails" test "$rc" -ne 0
 check_contains "ctr task exec /nonexistent: ctr shows the runtime's error" \
     'exec: "/nonexistent": stat /nonexistent: no such file or directory' "$out"
 
-out=$(script -qec "stty rows 20 cols 70; timeout --foreground 60 ctr --address $SOCK --namespace $NS \
+out=$(script -qec "stty rows 20 cols 70; timeout -k 10 --foreground 60 ctr --address $SOCK --namespace $NS \
     task exec -t ${EXEC[*]} --exec-id t2 d1 sh -c 'tty; $SIZE_SH; exit 4'" /dev/null </dev/null | strip_tty)
 rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_contains "ctr task exec -t: a pty" /dev/pts/ "$out"

@@ -27,7 +27,8 @@ IMG=busybox:husk-engines
 RT=engine-test
 DOCKERD_PID=
 
-dk() { timeout 60 "$DOCKER" --host "unix://$SOCK" "$@"; }
+# (-k: `ctr run` and `docker run` pass SIGTERM on to the container, whose PID 1 may ignore it.)
+dk() { timeout -k 10 60 "$DOCKER" --host "unix://$SOCK" "$@"; }
 # Every container runs with RUNTIME and no network (the daemon has no bridge).
 RUN=(--runtime "$RT" --network none)
 
@@ -137,13 +138,13 @@ check_contains "docker run of a non-executable file: permission denied" \
 check_eq "failed runs leave no container" "" "$(dk ps -aq 2>&1)"
 
 # ---- docker run -t: a terminal (script(1) gives docker a pty of a known size) ----
-out=$(script -qec "stty rows 33 cols 101; timeout --foreground 60 $DOCKER --host unix://$SOCK \
+out=$(script -qec "stty rows 33 cols 101; timeout -k 10 --foreground 60 $DOCKER --host unix://$SOCK \
     run -t --rm ${RUN[*]} $IMG sh -c 'tty; $SIZE_SH; exit 3'" /dev/null </dev/null | strip_tty)
 rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_eq "docker run -t: tty and window size inside" $'/dev/pts/0\n33 101' "$out"
 check_eq "docker run -t: exit code propagates (3)" 3 "$rc"
 
-out=$(printf 'echo typed-$((2+3))\nexit 5\n' | script -qec "timeout --foreground 60 $DOCKER --host unix://$SOCK \
+out=$(printf 'echo typed-$((2+3))\nexit 5\n' | script -qec "timeout -k 10 --foreground 60 $DOCKER --host unix://$SOCK \
     run -it --rm ${RUN[*]} $IMG sh" /dev/null | strip_tty)
 rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_contains "docker run -it: typed input reaches the shell (typed-5)" $'\ntyped-5\n' "$out"
@@ -189,7 +190,7 @@ check_eq "docker exec /nonexistent: exit code 126 (docker's code for a failed ex
 check_contains "docker exec /nonexistent: docker shows the runtime's error" \
     'exec: "/nonexistent": stat /nonexistent: no such file or directory' "$out"
 
-out=$(script -qec "stty rows 20 cols 70; timeout --foreground 60 $DOCKER --host unix://$SOCK \
+out=$(script -qec "stty rows 20 cols 70; timeout -k 10 --foreground 60 $DOCKER --host unix://$SOCK \
     exec -t d1 sh -c 'tty; $SIZE_SH; exit 4'" /dev/null </dev/null | strip_tty)
 rc=$?  # pipefail: the status of script(1), i.e. of the engine client
 check_contains "docker exec -t: a pty" /dev/pts/ "$out"
