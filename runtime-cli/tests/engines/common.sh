@@ -112,7 +112,7 @@ mk_oci_archive() {
     # (oci-layout, index.json, blobs/sha256/...) whose index names the image REF
     # (e.g. localhost/busybox:husk) — what `ctr images import` reads. Made with tar, sha256sum
     # and jq only: no registry, no download, no image tool.
-    local rootfs=$1 out=$2 ref=$3 d layer diff cfg man
+    local rootfs=$1 out=$2 ref=$3 d layer cfg man
     d=$(mktemp -d "${TMPDIR:-/tmp}/husk-oci.XXXXXX") || return 1
     mkdir -p "$d/blobs/sha256"
     # The layer is an uncompressed tar, so its digest is also its diff id.
