@@ -260,6 +260,7 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
     nix::unistd::setsid().map_err(|e| sys_err("setsid()", e))?;
     if !cfg.no_new_keyring {
         let name = CString::new(format!("_ses.{}", cfg.id)).unwrap_or_default();
+        // Joins init's keyring (found by name: init made it searchable), as runc does.
         match crate::sys::process::join_session_keyring(&name) {
             Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
                 return Err(sys_err("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", e))
