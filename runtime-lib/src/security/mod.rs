@@ -7,6 +7,7 @@
 //! 4. effective/permitted/inheritable with `capset`, then the ambient set,
 //! 5. `no_new_privs`, and seccomp last (security.md).
 
+pub mod lsm;
 pub mod seccomp;
 
 use caps::{CapSet, Capability, CapsHashSet};
