@@ -41,6 +41,9 @@ chmod 755 "$root/lab/lsm.sh"
 lsm_args='["sh", "-c", "echo current=$(cat /proc/self/attr/current); cat /etc/lab-secret || echo secret-denied; echo allowed=$(cat /etc/lab-allowed)"]'
 bundle lsm-confined ".process.apparmorProfile = \"husk-lab\" | .process.args = $lsm_args"
 bundle lsm-plain ".process.args = $lsm_args"
+# As a non-root user with no capabilities: the label is written after the user switch.
+bundle lsm-user ".process.apparmorProfile = \"husk-lab\" | .process.user = {uid: 1000, gid: 1000}
+    | .process.capabilities = {} | .process.args = [\"cat\", \"/proc/self/attr/current\"]"
 bundle lsm-unknown '.process.apparmorProfile = "husk-lab-not-loaded" | .process.args = ["true"]'
 bundle lsm-sleep '.process.args = ["sleep", "60"]'
 bundle lsm-sleep-confined '.process.apparmorProfile = "husk-lab" | .process.args = ["sleep", "60"]'

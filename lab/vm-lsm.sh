@@ -76,6 +76,9 @@ for rt in husk runc; do
     check "$rt: ...and nothing of it was read" lacks "$out" 'lab-secret-content'
     check "$rt: an allowed file still reads" has "$out" '^allowed=allowed-content$'
 
+    out=$($R run --bundle $B/lsm-user "lsm-$rt-user" 2>&1)
+    check "$rt: as uid 1000 without capabilities, confined too ($out)" [ "$out" = "husk-lab (enforce)" ]
+
     out=$($R run --bundle $B/lsm-plain "lsm-$rt-plain" 2>&1)
     printf '%s\n' "$out" | sed "s/^/  [$rt plain] /"
     check "$rt: without a profile the process is unconfined" has "$out" '^current=unconfined$'
