@@ -708,6 +708,14 @@ fn compare(name: &str, config_json: &str) {
         println!("SKIPPED: runc is not installed");
         return;
     }
+    let has_busybox = std::process::Command::new("sh")
+        .args(["-c", "command -v busybox"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_busybox {
+        println!("SKIPPED: no busybox for the root filesystem (apt-get install busybox-static)");
+        return;
+    }
     let exe = std::env::current_exe().unwrap();
     let dir = TempDir::new(&format!("incontainer-{name}"));
     let bundle = make_bundle(&dir.0, config_json, &exe).unwrap_or_else(|e| panic!("{e}"));
