@@ -262,14 +262,19 @@ fn init(
         .map_err(|e| sys_err("write exec fifo", e))?;
     // The fifo stays open (close-on-exec) until execve: its EOF tells `start` that the user
     // program runs, so poststart hooks come after startContainer hooks and the exec.
-    let _exec_signal = fifo;
+    let mut _exec_signal = fifo;
     drop(procfs);
 
     let start_hooks = crate::hooks::of_kind(hooks, "startContainer");
     if !start_hooks.is_empty() {
         let state = hook_state(cfg, "running");
-        crate::hooks::run("startContainer", start_hooks, &state)
-            .map_err(|e| fail(e.to_string(), None))?;
+        if let Err(e) = crate::hooks::run("startContainer", start_hooks, &state) {
+            // runtime-spec: a failing startContainer hook fails `start`, and the user program
+            // never runs. `start` reads the fifo to its end: the message tells it why.
+            let msg = e.to_string();
+            let _ = _exec_signal.write_all(msg.as_bytes());
+            return Err(fail(msg, None));
+        }
     }
     // The Rust runtime ignores SIGPIPE; an ignored signal stays ignored across execve.
     crate::sys::process::reset_signals_for_exec()
