@@ -143,7 +143,12 @@ fn init(
     }
     if !cfg.no_new_keyring {
         let name = CString::new(format!("_ses.{}", cfg.id)).unwrap_or_default();
-        match crate::sys::process::join_session_keyring(&name) {
+        // The keyring gets the process' SELinux label, as with runc.
+        let joined = security::lsm::with_key_label(process, || {
+            crate::sys::process::join_session_keyring(&name)
+        })
+        .map_err(|e| fail(e.to_string(), e.errno()))?;
+        match joined {
             // As runc: the owner may search the keyring (KEY_USR_SEARCH), so that `exec`'s
             // join by the same name finds it and exec'd processes share init's keyring
             // instead of each getting a new one.
@@ -251,6 +256,10 @@ fn init(
     }
     crate::sys::process::cloexec_from(3 + passed)
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
+    // AppArmor/SELinux take effect at execve; written now, before Ready, so that a profile
+    // the kernel does not know fails `create` (as with runc), through the trusted procfs (S6).
+    security::lsm::apply_exec_labels(procfs.as_fd(), process)
+        .map_err(|e| fail(e.to_string(), e.errno()))?;
     // A notify listener must reach the parent before create returns (runc does the same):
     // then the filter is loaded here, before Ready, instead of right before execve.
     let notify = plan.seccomp.as_ref().filter(|p| nnp && p.uses_notify());
