@@ -24,6 +24,9 @@ command -v busybox >/dev/null || skip_all "busybox-static is not installed"
 work_dir
 ROOTFS=$WORK/rootfs
 declare -a made_ids=()
+# A cgroup parent of our own (podman's default, /libpod_parent, is shared with any other podman
+# on the machine, and conmon's cgroup lives under it too): removed at the end.
+CG_PARENT=husk-podman-$$
 
 cleanup() {
     local id pid mnt cg
@@ -32,9 +35,6 @@ cleanup() {
     # ... then whatever a broken runtime may have left: runtime state, conmon, cgroups.
     for id in "${made_ids[@]}"; do
         "$RUNTIME" delete --force "$id" >/dev/null 2>&1
-        for cg in /sys/fs/cgroup/*/libpod_parent/libpod-"$id"; do
-            [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
-        done
     done
     for pid in $(pgrep -f -- "$WORK" 2>/dev/null); do
         [ "$pid" != $$ ] && kill -9 "$pid" 2>/dev/null
@@ -43,6 +43,8 @@ cleanup() {
     grep -F " $WORK" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r mnt; do
         umount -l "$mnt" 2>/dev/null
     done
+    # The cgroup parent: container cgroups and conmon's first (rmdir removes only empty ones).
+    find /sys/fs/cgroup/*/"$CG_PARENT" -depth -type d -exec rmdir {} + 2>/dev/null
     [ -z "${ENGINE_WORK:-}" ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -86,10 +88,19 @@ export CONTAINERS_CONF=$WORK/containers.conf
 export TMPDIR=$WORK/vartmp
 unset NOTIFY_SOCKET LISTEN_FDS LISTEN_PID
 
-pm() {
-    podman --root "$WORK/storage" --runroot "$WORK/run" --tmpdir "$WORK/tmp" \
-        --runtime "$RUNTIME" --cgroup-manager cgroupfs --events-backend file "$@"
-}
+# podman with the private dirs and RUNTIME, as a script so that script(1) can run it too;
+# `run` gets the private cgroup parent.
+cat >"$WORK/pm" <<EOF
+#!/bin/sh
+if [ "\$1" = run ]; then
+    shift
+    set -- run --cgroup-parent "/$CG_PARENT" "\$@"
+fi
+exec podman --root "$WORK/storage" --runroot "$WORK/run" --tmpdir "$WORK/tmp" \\
+    --runtime "$RUNTIME" --cgroup-manager cgroupfs --events-backend file "\$@"
+EOF
+chmod +x "$WORK/pm"
+pm() { "$WORK/pm" "$@"; }
 
 # run_ctr NAME ARGS...: `podman run -d --name NAME ARGS...`; records the id for cleanup.
 run_ctr() {
@@ -117,9 +128,8 @@ pm run --rm --rootfs "$ROOTFS" sh -c 'exit 3'
 check_eq "run --rm: exit 3 propagates" 3 $?
 
 # -t: a pty from conmon's console socket; script(1) gives podman a terminal of its own.
-out=$(script -qec "$(printf '%q ' podman --root "$WORK/storage" --runroot "$WORK/run" --tmpdir "$WORK/tmp" \
-    --runtime "$RUNTIME" --cgroup-manager cgroupfs --events-backend file \
-    run --rm -t --rootfs "$ROOTFS" sh -c 'tty; test -t 0 && echo stdin-is-a-tty; exit 4')" /dev/null 2>&1)
+out=$(script -qec "$(printf '%q ' "$WORK/pm" run --rm -t --rootfs "$ROOTFS" \
+    sh -c 'tty; test -t 0 && echo stdin-is-a-tty; exit 4')" /dev/null 2>&1)
 rc=$?
 check_contains "run -t: the process has a pty" "/dev/pts/" "$out"
 check_contains "run -t: stdin is the tty" "stdin-is-a-tty" "$out"
@@ -145,9 +155,8 @@ if run_ctr c1 --rootfs "$ROOTFS" sh -c 'trap "exit 7" TERM; while :; do sleep 1;
     check_eq "exec: output" "$(printf 'exec-out\nexec-err')" "$out"
     out=$(pm exec c1 cat /proc/1/cmdline | tr '\0' ' ')
     check_contains "exec: runs in the container's pid namespace" "trap" "$out"
-    out=$(script -qec "$(printf '%q ' podman --root "$WORK/storage" --runroot "$WORK/run" --tmpdir "$WORK/tmp" \
-        --runtime "$RUNTIME" --cgroup-manager cgroupfs --events-backend file \
-        exec -it c1 sh -c 'tty; test -t 0 && echo stdin-is-a-tty; exit 6')" /dev/null 2>&1)
+    out=$(script -qec "$(printf '%q ' "$WORK/pm" exec -it c1 \
+        sh -c 'tty; test -t 0 && echo stdin-is-a-tty; exit 6')" /dev/null 2>&1)
     rc=$?
     check_contains "exec -it: a pty" "/dev/pts/" "$out"
     check_contains "exec -it: stdin is the tty" "stdin-is-a-tty" "$out"
@@ -258,7 +267,7 @@ check_eq "no container left in podman" "" "$(pm ps -aq 2>&1)"
 left=""
 for id in "${made_ids[@]}"; do
     "$RUNTIME" state "$id" >/dev/null 2>&1 && left="$left $id"
-    compgen -G "/sys/fs/cgroup/*/libpod_parent/libpod-$id" >/dev/null && left="$left cgroup:$id"
+    compgen -G "/sys/fs/cgroup/*/$CG_PARENT/libpod-$id" >/dev/null && left="$left cgroup:$id"
 done
 check_eq "no runtime state or cgroup left" "" "$left"
 check_eq "no conmon left" "" "$(pgrep -f -- "conmon.*$WORK" 2>/dev/null)"
