@@ -127,6 +127,15 @@ check_eq "run --rm: exit 0" 0 $?
 pm run --rm --rootfs "$ROOTFS" sh -c 'exit 3'
 check_eq "run --rm: exit 3 propagates" 3 $?
 
+out=$(echo piped-in | pm run --rm -i --rootfs "$ROOTFS" cat 2>&1)
+check_eq "run -i: stdin reaches the container" "piped-in" "$out"
+out=$(pm run --rm --user 1000:1001 --workdir /tmp --env FOO=bar --rootfs "$ROOTFS" \
+    sh -c 'echo $(id -u):$(id -g) $(pwd) $FOO' 2>&1)
+check_eq "run --user --workdir --env" "1000:1001 /tmp bar" "$out"
+out=$(pm run --rm --memory 32m --pids-limit 50 --rootfs "$ROOTFS" \
+    cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>&1)
+check_eq "run --memory --pids-limit: the cgroup limits" "$(printf '33554432\n50')" "$out"
+
 # -t: a pty from conmon's console socket; script(1) gives podman a terminal of its own.
 out=$(script -qec "$(printf '%q ' "$WORK/pm" run --rm -t --rootfs "$ROOTFS" \
     sh -c 'tty; test -t 0 && echo stdin-is-a-tty; exit 4')" /dev/null 2>&1)
