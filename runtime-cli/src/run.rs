@@ -62,6 +62,9 @@ const FORWARDED: &[Signal] = &[
 pub fn run(cli: &Cli, log: &mut Logger, a: &RunArgs) -> CmdResult {
     let builder = create::builder(cli, &a.create)?.detached(a.detach);
     let mut c = builder.create().map_err(err_msg)?;
+    if let Some(host) = create::notify_socket() {
+        c.notify_socket(host);
+    }
     log.debug(format!(
         "created {} pid {}",
         a.create.id,

@@ -23,7 +23,7 @@ fi
 . scripts/setup.sh
 if [ "${HUSK_SKIP_INSTALL:-0}" != 1 ]; then
     # A no-op when scripts/test.sh has installed them already.
-    install_packages "containerd docker.io busybox-static jq runc" || exit 1
+    install_packages "containerd docker.io podman conmon busybox-static jq runc" || exit 1
 fi
 
 HUSK=${HUSK:-$repo/target/debug/husk}
