@@ -313,4 +313,24 @@ check "ctr task rm -f: its process is gone" wait_for 15 pid_gone "$d4"
 check "ctr container rm d4" ctrc containers rm d4
 check_eq "ctr task ls: nothing left" "" "$(ctrc task ls -q 2>&1)"
 
+# ---- containerd restarts under a running task: the shim and the runtime's state carry on ----
+check "ctr run -d d6" ctrc run -d "${RUN[@]}" "$IMG" d6 sleep 1000
+check "ctr task ls: d6 RUNNING" wait_for 15 status_is d6 RUNNING
+kill_wait 20 "$CONTAINERD_PID"
+PATH="$CT/bin:$PATH" containerd --config "$CT/config.toml" >> "$CT/containerd.log" 2>&1 &
+CONTAINERD_PID=$!
+check "containerd restarted" wait_for 30 ctr --address "$SOCK" version
+check "after the restart: d6 RUNNING" wait_for 15 status_is d6 RUNNING
+out=$(ctrc task exec "${EXEC[@]}" --exec-id e6 d6 echo after-restart 2>&1)
+check_eq "after the restart: ctr task exec" after-restart "$out"
+check "after the restart: ctr task pause" ctrc task pause d6
+check_eq "after the restart: PAUSED" PAUSED "$(task_status d6)"
+check "after the restart: ctr task resume" ctrc task resume d6
+check "after the restart: ctr task kill -s SIGKILL" ctrc task kill -s SIGKILL d6
+check "after the restart: d6 STOPPED" wait_for 15 status_is d6 STOPPED
+ctrc task rm d6 >/dev/null 2>&1
+check "ctr container rm d6" ctrc containers rm d6
+check_eq "no container cgroup left" "" "$(find /sys/fs/cgroup/*/"$NS" -mindepth 1 -type d 2>/dev/null)"
+check_eq "no runtime state left" "" "$(ls -A "$CT/runc/$NS" 2>&1)"
+
 summary containerd

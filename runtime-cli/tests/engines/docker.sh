@@ -289,7 +289,14 @@ check "d9: its background sleep found in its cgroup" test -n "$bg"
 check "d9's background sleep is gone" wait_for 15 pid_gone "${bg:-0}"
 check_eq "docker inspect: d8 still running" running "$(state d8 Status)"
 
-check "docker rm" dk rm d1 d2 d3 d4 d5 d7 d9
+check "docker run -dit sh" dk run -dit --name d10 "${RUN[@]}" "$IMG" sh
+out=$(printf 'echo attached-$((1+1))\nexit 3\n' | script -qec "timeout -k 10 60 $DOCKER --host unix://$SOCK \
+    attach d10" /dev/null | strip_tty)
+check_contains "docker attach: typed input reaches the container's shell" $'\nattached-2\n' "$out"
+check "docker attach: the shell's exit ends the container" wait_for 15 status_is d10 exited
+check_eq "docker inspect: exit code 3" 3 "$(state d10 ExitCode)"
+
+check "docker rm" dk rm d1 d2 d3 d4 d5 d7 d9 d10
 check "docker rm -f d8" dk rm -f d8
 check_eq "docker ps -a: nothing left" "" "$(dk ps -aq 2>&1)"
 check_eq "the runtime's state is gone" "" "$(ls "$DK/exec/runtime-runc/moby" 2>&1)"
