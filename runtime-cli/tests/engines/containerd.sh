@@ -210,6 +210,10 @@ check_eq "ctr task exec: output" exec-out "$out"
 check_eq "ctr task exec: exit code propagates (5)" 5 "$rc"
 check_eq "ctr task exec: only fds 0 1 2 open" $'0\n1\n2\n3' \
     "$(ctrc task exec "${EXEC[@]}" --exec-id e1b d1 ls /proc/self/fd 2>&1)"
+SEC_SH='grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/$1/status'
+check_eq "ctr task exec: the same capabilities, no_new_privs and seccomp as init" \
+    "$(ctrc task exec "${EXEC[@]}" --exec-id e1c d1 sh -c "$SEC_SH" sh 1 2>&1)" \
+    "$(ctrc task exec "${EXEC[@]}" --exec-id e1d d1 sh -c "$SEC_SH" sh self 2>&1)"
 out=$(ctrc task exec "${EXEC[@]}" --exec-id e2 --user 65534 --cwd /tmp d1 sh -c 'id -u; pwd' 2>&1)
 check_eq "ctr task exec --user --cwd" $'65534\n/tmp' "$out"
 ctrc task exec "${EXEC[@]}" --exec-id e2b d1 sh -c 'kill -9 $$' >/dev/null 2>&1

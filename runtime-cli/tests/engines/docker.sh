@@ -182,6 +182,10 @@ rc=$?
 check_eq "docker exec: output" exec-out "$out"
 check_eq "docker exec: exit code propagates (6)" 6 "$rc"
 check_eq "docker exec: only fds 0 1 2 open" $'0\n1\n2\n3' "$(dk exec d1 ls /proc/self/fd 2>&1)"
+SEC_SH='grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/$1/status'
+check_eq "docker exec: the same capabilities, no_new_privs and seccomp as init" \
+    "$(dk exec d1 sh -c "$SEC_SH" sh 1 2>&1)" "$(dk exec d1 sh -c "$SEC_SH" sh self 2>&1)"
+check_contains "docker exec: under docker's seccomp profile" $'Seccomp:\t2' "$(dk exec d1 sh -c "$SEC_SH" sh self 2>&1)"
 out=$(dk exec -u 65534 -w /tmp -e BAR=baz d1 sh -c 'id -u; pwd; echo "$BAR"' 2>&1)
 check_eq "docker exec -u -w -e" $'65534\n/tmp\nbaz' "$out"
 out=$(dk exec d1 /nonexistent 2>&1)
