@@ -292,7 +292,7 @@ check "ctr task pause d3" ctrc task pause d3
 check "ctr task kill -s SIGKILL of a paused task" ctrc task kill -s SIGKILL d3
 check "ctr task ls: the paused task is STOPPED after SIGKILL" wait_for 15 status_is d3 STOPPED
 out=$(ctrc task rm d3 2>&1)
-check_contains "ctr task rm: reports the exit code 137" "exit code 137" "$out"
+check_contains "ctr task rm of the paused task killed: exit code 137" "exit code 137" "$out"
 ctrc containers rm d3 >/dev/null 2>&1
 
 check "ctr run -d d4" ctrc run -d "${RUN[@]}" "$IMG" d4 sleep 1000
