@@ -1,0 +1,265 @@
+//! Bind mounts into a container with its own user namespace, from host paths that namespace
+//! cannot reach: a source under a root-only (0700) directory, such as the runtime's own state
+//! folder (the `NOTIFY_SOCKET` folder) or an administrator's private directory. The container's
+//! root is an unprivileged host id, which may not even look up such a path, so the source must
+//! be opened by the runtime in the host's user namespace (runc 1.1 does it in its parent
+//! process and passes the fds over). Run against husk and against runc
+//! (`HUSK_TEST_RUNTIME=/usr/sbin/runc cargo test -p husk-cli --test userns_mounts`).
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// The host id the container's root is mapped to.
+const HOST_ROOT: u32 = 100_000;
+
+/// `base_config` with a user namespace mapping 0..65536 to 100000..165536, without the `/sys`
+/// mounts (sysfs and cgroupfs need more than a user namespace of their own: not what this
+/// tests).
+fn userns_config(args: &[&str]) -> Value {
+    let mut config = base_config(args);
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": HOST_ROOT, "size": 65536}]);
+    config["linux"]["uidMappings"] = map.clone();
+    config["linux"]["gidMappings"] = map;
+    config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| !m["destination"].as_str().unwrap().starts_with("/sys"));
+    config
+}
+
+/// A user-namespace bundle whose rootfs belongs to the container's root (as an engine prepares
+/// it), so that the runtime may create mount points in it.
+fn userns_bundle(env: &TestEnv, name: &str, config: Value) -> Bundle {
+    let b = env.bundle_with(name, config);
+    chown_tree(&b.rootfs(), HOST_ROOT);
+    b
+}
+
+fn chown_tree(p: &Path, id: u32) {
+    std::os::unix::fs::lchown(p, Some(id), Some(id)).unwrap();
+    let meta = fs::symlink_metadata(p).unwrap();
+    if meta.is_dir() {
+        for e in fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path(), id);
+        }
+    }
+}
+
+/// `<temp>/secret` (root-owned, 0700) holding a world-readable `file`, a world-readable
+/// `dir/inner`, and `link`, an absolute symlink to `file`.
+fn secret_dir(env: &TestEnv) -> PathBuf {
+    let secret = env.path("secret");
+    fs::create_dir_all(secret.join("dir")).unwrap();
+    fs::write(secret.join("file"), "file-from-0700-dir\n").unwrap();
+    fs::write(secret.join("dir/inner"), "inner-from-0700-dir\n").unwrap();
+    symlink(secret.join("file"), secret.join("link")).unwrap();
+    for p in ["file", "dir/inner"] {
+        fs::set_permissions(secret.join(p), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    fs::set_permissions(secret.join("dir"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o700)).unwrap();
+    secret
+}
+
+fn bind(source: &Path, dest: &str, options: &[&str]) -> Value {
+    json!({"destination": dest, "type": "bind", "source": source, "options": options})
+}
+
+fn add_mounts(config: &mut Value, mounts: Vec<Value>) {
+    config["mounts"].as_array_mut().unwrap().extend(mounts);
+}
+
+/// A file, a directory (recursive, read-only) and a file reached through a host symlink, all
+/// under a 0700 root-owned host directory, bound into a user-namespaced container: the
+/// container reads all three, as runc 1.1 allows. Before the fix, husk opened the sources from
+/// inside the container's user namespace and failed with EACCES.
+#[test]
+fn userns_binds_sources_from_a_root_only_directory() {
+    if !can_run_containers("userns_binds_sources_from_a_root_only_directory") {
+        return;
+    }
+    let env = TestEnv::new("usrc");
+    let id = env.id("a");
+    let secret = secret_dir(&env);
+    let mut config = userns_config(&[
+        "sh",
+        "-c",
+        "cat /mnt/file /mnt/dir/inner /mnt/link; id -u; cat /proc/self/uid_map; \
+         touch /mnt/dir/new 2>/dev/null && echo dir-writable; true",
+    ]);
+    add_mounts(
+        &mut config,
+        vec![
+            bind(&secret.join("file"), "/mnt/file", &["bind"]),
+            bind(&secret.join("dir"), "/mnt/dir", &["rbind", "ro"]),
+            bind(&secret.join("link"), "/mnt/link", &["bind", "ro"]),
+        ],
+    );
+    let b = userns_bundle(&env, "b", config);
+    b.write();
+    let o = env.run(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "run: {err}");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "file-from-0700-dir",
+            "inner-from-0700-dir",
+            "file-from-0700-dir",
+            "0",
+            "0",
+            "100000",
+            "65536"
+        ],
+        "{out}"
+    );
+    // The container got the mounts, not access: the host directory is still root-only.
+    let mode = fs::metadata(&secret).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o700);
+    assert!(!secret.join("dir/new").exists());
+}
+
+/// A missing source under a root-only directory fails `create` with the source named, and
+/// leaves nothing behind.
+#[test]
+fn userns_missing_bind_source_fails_cleanly() {
+    if !can_run_containers("userns_missing_bind_source_fails_cleanly") {
+        return;
+    }
+    let env = TestEnv::new("umiss");
+    let id = env.id("a");
+    let secret = secret_dir(&env);
+    let missing = secret.join("no-such-file");
+    let mut config = userns_config(&["true"]);
+    add_mounts(&mut config, vec![bind(&missing, "/mnt/x", &["bind"])]);
+    let b = userns_bundle(&env, "b", config);
+    b.write();
+    let before = MountSnapshot::take();
+    let (code, err) = env.run_to_files("c", &["create", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_ne!(code, 0, "create with a missing bind source succeeded");
+    assert!(
+        err.contains(missing.to_str().unwrap()),
+        "the error names the source: {err}"
+    );
+    assert!(
+        env.state(&id).is_none() || env.run(&["delete", "--force", &id]).status.success(),
+        "a failed create must not leave a container behind"
+    );
+    assert_nothing_left(&env, &id, &before);
+}
+
+/// The static sd_notify client (tests/probes/sd_notify.rs, as in tests/notify.rs), built with
+/// rustc into cargo's test tmp dir under a temp name and renamed (other test binaries may
+/// build it at once). None (SKIPPED) without rustc.
+fn probe() -> Option<&'static Path> {
+    static PROBE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/sd_notify.rs");
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sd_notify");
+            let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+            if mtime(&out).is_some() && mtime(&out) >= mtime(&src) {
+                return Some(out);
+            }
+            let tmp = out.with_extension(format!("u{}", std::process::id()));
+            let ok = Command::new("rustc")
+                .args(["-O", "-C", "target-feature=+crt-static", "-o"])
+                .arg(&tmp)
+                .arg(&src)
+                .status()
+                .is_ok_and(|s| s.success());
+            (ok && fs::rename(&tmp, &out).is_ok()).then_some(out)
+        })
+        .as_deref()
+}
+
+/// `NOTIFY_SOCKET` with a user namespace: the runtime binds `<root>/<id>/notify` (its state
+/// folder is root-only) at `/run/notify`; the container's READY=1 reaches the host socket on
+/// `start`.
+#[test]
+fn userns_notify_socket_is_relayed() {
+    let test = "userns_notify_socket_is_relayed";
+    if !can_run_containers(test) {
+        return;
+    }
+    let Some(probe) = probe() else {
+        skip(test, "rustc could not build tests/probes/sd_notify.rs");
+        return;
+    };
+    let env = TestEnv::new("untfy");
+    let id = env.id("a");
+    let b = userns_bundle(
+        &env,
+        "b",
+        userns_config(&["sh", "-c", "sd_notify READY=1 && exec sleep 600"]),
+    );
+    fs::copy(probe, b.rootfs().join("bin/sd_notify")).unwrap();
+    std::os::unix::fs::lchown(
+        b.rootfs().join("bin/sd_notify"),
+        Some(HOST_ROOT),
+        Some(HOST_ROOT),
+    )
+    .unwrap();
+    b.write();
+    let host_path = env.path("host.sock");
+    let host = UnixDatagram::bind(&host_path).unwrap();
+    host.set_read_timeout(Some(WAIT)).unwrap();
+    let err_path = env.path("create.err");
+    let st = env
+        .cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .env("NOTIFY_SOCKET", &host_path)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "create: {}",
+        fs::read_to_string(&err_path).unwrap_or_default()
+    );
+    let mode = fs::metadata(&env.root).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the state root is not root-only ({mode:o}): the test proves nothing"
+    );
+    let out = env
+        .cmd(&["start", &id])
+        .env("NOTIFY_SOCKET", &host_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "start: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid = env.state(&id).unwrap()["pid"].as_i64().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    host.set_nonblocking(true).unwrap();
+    while let Ok(n) = host.recv(&mut buf) {
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(
+        got,
+        ["READY=1\n".to_string(), format!("MAINPID={pid}\n")],
+        "what the host socket got"
+    );
+}
