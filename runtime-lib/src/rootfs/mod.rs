@@ -34,7 +34,8 @@
 //! - `resolver`: `Root`, the fd-based path resolver;
 //! - `mounts` (+ `cgroup`, `copy`): one function per mount type; `devices`: `/dev`;
 //! - `pivot`: propagation, the rootfs self-bind, `pivot_root` / `MS_MOVE`;
-//! - `paths`: read-only and masked paths; `procfs`: the trusted procfs handle.
+//! - `paths`: read-only and masked paths; `procfs`: the trusted procfs handle;
+//! - `sources`: bind sources the runtime opens on the host side for a user namespace.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -54,12 +55,14 @@ mod paths;
 mod pivot;
 mod procfs;
 mod resolver;
+mod sources;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
 use resolver::Root;
+pub use sources::MountSources;
 
 pub use options::{
     known_option_names, parse_mount_options, parse_propagation, render_flags, MountKind,
@@ -136,6 +139,10 @@ pub struct RootfsOptions<'a> {
     pub new_userns: bool,
     /// The container has its own cgroup namespace (affects `cgroup` mounts).
     pub new_cgroupns: bool,
+    /// Bind sources the runtime opened on the host side (a container with a user namespace
+    /// cannot look up a source under a root-only directory itself); a bind mount without one
+    /// here opens its source by path.
+    pub mount_sources: Option<&'a MountSources>,
 }
 
 /// Pure validation of every filesystem-related field, before anything is created.
@@ -188,6 +195,7 @@ pub fn validate_warnings(spec: &Spec) -> Vec<String> {
 ///     no_pivot: false,
 ///     new_userns: false,
 ///     new_cgroupns: false,
+///     mount_sources: None,
 /// };
 /// setup(&opts)?;
 /// // ... hostname, sysctls through husk::rootfs::trusted_procfs() ...
@@ -236,7 +244,9 @@ where
     };
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         let parsed = validate::parse_entry(i, m)?;
-        mounts::mount_entry(&ctx, m, &parsed).map_err(|e| e.context(format!("mounts[{i}]")))?;
+        let opened = opts.mount_sources.and_then(|s| s.get(i));
+        mounts::mount_entry(&ctx, m, &parsed, opened)
+            .map_err(|e| e.context(format!("mounts[{i}]")))?;
     }
     let setup_dev = devices::needs_setup_dev(spec);
     if setup_dev {
