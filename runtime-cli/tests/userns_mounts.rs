@@ -263,3 +263,132 @@ fn userns_notify_socket_is_relayed() {
         "what the host socket got"
     );
 }
+
+/// A host mount made by the test, unmounted (lazily) on drop, also when the test failed.
+struct HostMount(PathBuf);
+
+impl HostMount {
+    fn tmpfs(at: &Path, flags: nix::mount::MsFlags) -> HostMount {
+        fs::create_dir_all(at).unwrap();
+        nix::mount::mount(Some("tmpfs"), at, Some("tmpfs"), flags, Some("mode=755"))
+            .unwrap_or_else(|e| panic!("mount tmpfs on {at:?}: {e}"));
+        HostMount(at.to_path_buf())
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// The mounts bound from the host keep the kernel's locks in the container's user namespace,
+/// as with runc (whose sources are opened in the container's mount namespace, like husk's):
+/// container root, even with CAP_SYS_ADMIN, can neither make a bind of a read-only host
+/// mount writable nor unmount a submount of an `rbind` to uncover what the host hid beneath.
+#[test]
+fn userns_binds_keep_the_host_mount_locks() {
+    if !can_run_containers("userns_binds_keep_the_host_mount_locks") {
+        return;
+    }
+    use nix::mount::MsFlags;
+    let env = TestEnv::new("ulock");
+    let id = env.id("a");
+    let secret = secret_dir(&env);
+    let ro = secret.join("ro");
+    let tree = secret.join("tree");
+    fs::create_dir_all(tree.join("sub")).unwrap();
+    fs::write(tree.join("sub/hidden"), "hidden-under-a-mount\n").unwrap();
+    fs::set_permissions(tree.join("sub/hidden"), fs::Permissions::from_mode(0o644)).unwrap();
+    let _sub = HostMount::tmpfs(&tree.join("sub"), MsFlags::empty());
+    fs::write(tree.join("sub/shown"), "shown\n").unwrap();
+    let _ro = HostMount::tmpfs(&ro, MsFlags::MS_RDONLY | MsFlags::MS_NOSUID);
+    let mut config = userns_config(&[
+        "sh",
+        "-c",
+        "cat /mnt/tree/sub/shown; \
+         mount -o remount,bind,rw /mnt/ro 2>/dev/null && echo remounted-rw; \
+         touch /mnt/ro/x 2>/dev/null && echo wrote-ro; \
+         umount /mnt/tree/sub 2>/dev/null && echo unmounted; \
+         cat /mnt/tree/sub/hidden 2>/dev/null; echo end",
+    ]);
+    for set in ["bounding", "effective", "permitted"] {
+        config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SYS_ADMIN"));
+    }
+    add_mounts(
+        &mut config,
+        vec![
+            bind(&ro, "/mnt/ro", &["bind"]),
+            bind(&tree, "/mnt/tree", &["rbind"]),
+        ],
+    );
+    let b = userns_bundle(&env, "b", config);
+    b.write();
+    let o = env.run(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "run: {err}");
+    assert_eq!(out, "shown\nend\n", "the container got past a lock");
+}
+
+/// A bind source inside the rootfs (the image, untrusted) that is a symlink in the image to
+/// an absolute host path is resolved inside the rootfs, with and without a user namespace:
+/// the runtime, root on the host, must not open the host file for the container. husk is
+/// stricter here than runc 1.1.5, which follows the link on the host (checked: the
+/// container reads the host file).
+#[test]
+fn bind_source_in_the_rootfs_never_follows_image_symlinks_to_the_host() {
+    if !can_run_containers("bind_source_in_the_rootfs_never_follows_image_symlinks_to_the_host") {
+        return;
+    }
+    let env = TestEnv::new("uimg");
+    let secret = secret_dir(&env);
+    let host_file = secret.join("file");
+    for (tag, userns) in [("plain", false), ("userns", true)] {
+        let id = env.id(tag);
+        let args = ["cat", "/mnt/evil"];
+        let mut config = if userns {
+            userns_config(&args)
+        } else {
+            base_config(&args)
+        };
+        add_mounts(
+            &mut config,
+            vec![bind(
+                Path::new("rootfs/etc/evil"),
+                "/mnt/evil",
+                &["bind", "ro"],
+            )],
+        );
+        let b = env.bundle_with(tag, config);
+        // The image: /etc/evil -> <host path of the secret file>, and a decoy at that path
+        // inside the image, which is what the link means in the container.
+        let decoy = b.rootfs().join(host_file.strip_prefix("/").unwrap());
+        fs::create_dir_all(decoy.parent().unwrap()).unwrap();
+        fs::write(&decoy, "decoy-from-the-image\n").unwrap();
+        symlink(&host_file, b.rootfs().join("etc/evil")).unwrap();
+        if userns {
+            chown_tree(&b.rootfs(), HOST_ROOT);
+        }
+        b.write();
+        let o = env.run(&["run", "--bundle", b.dir.to_str().unwrap(), &id]);
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(o.status.success(), "{tag}: run: {err}");
+        if is_runc() {
+            assert_eq!(
+                out, "file-from-0700-dir\n",
+                "{tag}: runc 1.1.5 follows the link"
+            );
+        } else {
+            assert_eq!(out, "decoy-from-the-image\n", "{tag}: the host file leaked");
+        }
+    }
+}

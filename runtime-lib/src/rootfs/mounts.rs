@@ -320,12 +320,7 @@ pub(crate) fn mount_bind(
     let src = match opened {
         Some(fd) => fd,
         None => {
-            own = nix::fcntl::open(
-                source,
-                OFlag::O_PATH | OFlag::O_CLOEXEC,
-                nix::sys::stat::Mode::empty(),
-            )
-            .map_err(|e| sys_err(format!("open({source:?}, O_PATH|O_CLOEXEC)"), e))?;
+            own = open_bind_source(ctx, source)?;
             own.as_fd()
         }
     };
@@ -384,6 +379,26 @@ pub(crate) fn mount_bind(
         })?;
     }
     Ok(())
+}
+
+/// Open a bind source by path, in this process. A source inside the rootfs (the image,
+/// untrusted) is resolved inside it, so that an image symlink cannot lead root to a host file
+/// (security.md: no container-controlled symlink is followed on the host side); any other
+/// source is the config's, a host path.
+fn open_bind_source(ctx: &Ctx<'_>, source: &Path) -> Result<OwnedFd, RootfsError> {
+    let shown = || format!("open({source:?}, O_PATH|O_CLOEXEC)");
+    if let Ok(rel) = clean_in_root(source).strip_prefix(ctx.rootfs) {
+        return ctx
+            .root
+            .try_open(rel, OFlag::O_PATH)
+            .map_err(|e| sys_err(shown(), e));
+    }
+    nix::fcntl::open(
+        source,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys_err(shown(), e))
 }
 
 /// tmpfs, with `tmpcopyup`, and runc's habit of giving the new tmpfs the mode of the
