@@ -392,3 +392,44 @@ fn bind_source_in_the_rootfs_never_follows_image_symlinks_to_the_host() {
         }
     }
 }
+
+/// The same binds for a container that JOINS another's user namespace (with a mount
+/// namespace of its own): the sources are opened on the host side there too.
+#[test]
+fn joined_userns_binds_sources_from_a_root_only_directory() {
+    if !can_run_containers("joined_userns_binds_sources_from_a_root_only_directory") {
+        return;
+    }
+    let env = TestEnv::new("ujoin");
+    let (ida, idb) = (env.id("a"), env.id("b"));
+    let secret = secret_dir(&env);
+    let a = userns_bundle(&env, "a", userns_config(&["sleep", "600"]));
+    a.write();
+    env.run_detached(&ida, &a);
+    let pid = env.state(&ida).unwrap()["pid"].as_i64().unwrap();
+    let mut config = userns_config(&["sh", "-c", "cat /mnt/file /mnt/dir/inner; id -u"]);
+    for ns in config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "user" {
+            ns["path"] = json!(format!("/proc/{pid}/ns/user"));
+        }
+    }
+    add_mounts(
+        &mut config,
+        vec![
+            bind(&secret.join("file"), "/mnt/file", &["bind", "ro"]),
+            bind(&secret.join("dir"), "/mnt/dir", &["rbind", "ro"]),
+        ],
+    );
+    let b = userns_bundle(&env, "b", config);
+    b.write();
+    let o = env.run(&["run", "--bundle", b.dir.to_str().unwrap(), &idb]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "run: {err}");
+    assert_eq!(
+        out, "file-from-0700-dir\ninner-from-0700-dir\n0\n",
+        "what the joining container read"
+    );
+}
