@@ -21,7 +21,11 @@
 //!   shows the cgroup the process is in);
 //! - `/proc` of that mount namespace must be a procfs (the inherited host one): mounts are
 //!   made onto `/proc/self/fd/N`;
-//! - the cwd does not matter ([`setup`] leaves it at the new `/`).
+//! - the cwd does not matter ([`setup`] leaves it at the new `/`);
+//! - with a user namespace: the bind sources opened by the runtime, still root of the host's
+//!   user namespace, through this process's `/proc/<pid>/root` once its namespaces are final
+//!   ([`MountSources::open_for`]), passed in [`RootfsOptions::mount_sources`]: from inside the
+//!   user namespace a source under a root-only directory cannot be looked up (EACCES).
 //!
 //! Then [`setup`] (or [`setup_with_hook`] to run `createContainer`-style hooks between the
 //! mounts and `pivot_root`), hostname and sysctls through [`trusted_procfs`], then
