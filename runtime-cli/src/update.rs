@@ -109,8 +109,58 @@ fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
     if let Some(w) = a.blkio_weight {
         set("blockIO", "weight", json!(w));
     }
+    drop_unset_zeros(&mut v);
     serde_path_to_error::deserialize(v)
         .map_err(|e| format!("resources.{}: {}", e.path(), e.inner()))
+}
+
+/// The fields for which `update` takes 0 (or "" for cpus/mems) to mean "leave it as it is".
+const ZERO_MEANS_UNCHANGED: &[(&str, &[&str])] = &[
+    (
+        "memory",
+        &["limit", "reservation", "swap", "kernel", "kernelTCP"],
+    ),
+    (
+        "cpu",
+        &[
+            "shares",
+            "quota",
+            "period",
+            "realtimeRuntime",
+            "realtimePeriod",
+            "cpus",
+            "mems",
+        ],
+    ),
+    ("blockIO", &["weight", "leafWeight"]),
+    ("pids", &["limit"]),
+];
+
+/// Remove the [`ZERO_MEANS_UNCHANGED`] fields that are 0 or "", so that the merge keeps the
+/// values in force. runc's `update` decodes the JSON over a struct of zeros and writes a
+/// cgroup value only when it is not zero, and engines rely on that: containerd and Docker
+/// marshal Go structs, which carry 0 for every field the user did not change
+/// (`docker update --cpus 1` sends `"memory":{"limit":0,"reservation":0,"kernel":0}`). Taken
+/// as values, those zeros replaced the memory limit in force, and a container started with
+/// `--memory 50m --memory-swap 100m` could no longer be updated at all ("a swap limit needs a
+/// memory limit").
+fn drop_unset_zeros(v: &mut Value) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    for (section, fields) in ZERO_MEANS_UNCHANGED {
+        let Some(sec) = obj.get_mut(*section).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        sec.retain(|k, val| {
+            !(fields.contains(&k.as_str())
+                && (val.as_i64() == Some(0) || val.as_u64() == Some(0) || val.as_str() == Some("")))
+        });
+        // `pids` has one (required) field: without it there is nothing to update.
+        if *section == "pids" && sec.is_empty() {
+            obj.remove("pids");
+        }
+    }
 }
 
 /// Bytes with an optional binary-unit suffix (`k`, `m`, `g`, `t`, with or without `b`), as
@@ -141,6 +191,25 @@ fn parse_bytes(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zeros_mean_unchanged_as_in_runc() {
+        // What `docker update --pids-limit -1` sends to the runtime.
+        let mut v: Value = serde_json::from_str(
+            r#"{"memory":{"limit":0,"reservation":0,"kernel":0,"swappiness":0},
+                "cpu":{"shares":0,"quota":0,"period":0,"cpus":""},
+                "pids":{"limit":-1},"blockIO":{"weight":0}}"#,
+        )
+        .unwrap();
+        drop_unset_zeros(&mut v);
+        assert_eq!(
+            v,
+            json!({"memory":{"swappiness":0},"cpu":{},"pids":{"limit":-1},"blockIO":{}})
+        );
+        let mut v = json!({"pids":{"limit":0},"memory":{"limit":1048576,"swap":-1}});
+        drop_unset_zeros(&mut v);
+        assert_eq!(v, json!({"memory":{"limit":1048576,"swap":-1}}));
+    }
 
     #[test]
     fn sizes_like_runc() {

@@ -394,13 +394,33 @@ impl Container {
 
     /// Send `signal` to the container process, or with `all` to every process in its cgroup.
     ///
+    /// SIGKILL to a paused container also thaws it, as runc does: on cgroup v1 a frozen process
+    /// acts on no signal, not even SIGKILL, until it is thawed, so the container would stay
+    /// paused with the kill pending (`ctr task kill -s SIGKILL` of a paused task never ended,
+    /// and neither did `ctr task rm -f`). Other signals leave it paused.
+    ///
+    /// `all` works on a stopped container too, as in runc: processes that outlived init (it
+    /// did not own its pid namespace) are still in its cgroup, and containerd's shim ends them
+    /// with `kill --all <id> 9` as soon as init exits.
+    ///
     /// # Errors
-    /// "container not running" when it has stopped.
+    /// "container not running" when it has stopped (without `all`) or is being created.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<()> {
-        match self.status() {
-            Status::Stopped | Status::Creating => return Err(self.wrong("container not running")),
-            _ => {}
+        let status = self.status();
+        if status == Status::Creating || (status == Status::Stopped && !all) {
+            return Err(self.wrong("container not running"));
         }
+        if status == Status::Stopped && self.state.cgroup.is_none() {
+            return Ok(());
+        }
+        let sent = self.send(signal, all);
+        if sent.is_ok() && status == Status::Paused && signal == Signal::SIGKILL {
+            self.cgroup()?.thaw()?;
+        }
+        sent
+    }
+
+    fn send(&self, signal: Signal, all: bool) -> Result<()> {
         if all {
             if let Some(cg) = &self.state.cgroup {
                 for pid in cgroups::from_config(cg).pids()? {
@@ -477,10 +497,14 @@ impl Container {
 
     /// The host pids of every process of the container (`ps`).
     ///
+    /// A stopped container is not an error: its cgroup (until `delete`) may still hold
+    /// processes that outlived init, and otherwise the list is empty. containerd's shim asks
+    /// for the pids of a stopped task (`ctr task ps` after `ctr task kill`), and runc answers.
+    ///
     /// # Errors
-    /// When the container has stopped or its cgroup cannot be read.
+    /// While the container is being created, or when its cgroup cannot be read.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        if matches!(self.status(), Status::Stopped | Status::Creating) {
+        if self.status() == Status::Creating {
             return Err(self.wrong("container not running"));
         }
         let mut p = self.cgroup()?.pids()?;
