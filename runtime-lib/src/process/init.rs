@@ -160,6 +160,13 @@ fn init(
             _ => {}
         }
     }
+    // In a user namespace, bind sources under root-only directories are out of our reach:
+    // the runtime opens them (our namespaces are final now, no mount is made yet).
+    let sources = if ns.has(LinuxNamespaceType::User) && rootfs::MountSources::wanted(spec) {
+        Some(recv_mount_sources(ch)?)
+    } else {
+        None
+    };
     let opts = RootfsOptions {
         spec,
         rootfs: &plan.rootfs,
@@ -167,6 +174,7 @@ fn init(
         no_pivot: cfg.no_pivot,
         new_userns: ns.is_new(LinuxNamespaceType::User),
         new_cgroupns: ns.is_new(LinuxNamespaceType::Cgroup),
+        mount_sources: None,
     };
     // prestart/createRuntime (in the runtime) and createContainer (here) run once every mount
     // is in place, before pivot_root, as runc does.
@@ -179,11 +187,17 @@ fn init(
             rootfs::RootfsError::Unsafe(msg)
         })
     };
-    if let Err(e) = rootfs::setup_with_hook(&opts, before_pivot) {
+    let with_sources = RootfsOptions {
+        mount_sources: sources.as_ref(),
+        ..opts
+    };
+    if let Err(e) = rootfs::setup_with_hook(&with_sources, before_pivot) {
         return Err(hook_err
             .into_inner()
             .unwrap_or_else(|| fail(e.to_string(), e.errno())));
     }
+    // The host-side sources are mounted: close them now, not at execve.
+    drop(sources);
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| sys_err(format!("sethostname({h:?})"), e))?;
     }
@@ -323,6 +337,27 @@ fn init(
         crate::OsError(err)
     );
     exit_now(127)
+}
+
+/// Ask the runtime for the bind sources and collect them (sync messages 10-12).
+fn recv_mount_sources(ch: &Channel) -> Result<rootfs::MountSources, ErrorData> {
+    ch.send_parent(&ToParent::MountSources)
+        .map_err(|e| sys_err("sync: send", e))?;
+    let mut sources = rootfs::MountSources::default();
+    loop {
+        match ch.recv_from_parent_fd() {
+            Ok(Some((ToChild::MountSource { index }, Some(fd)))) => sources.insert(index, fd),
+            Ok(Some((ToChild::MountSourcesDone, _))) => return Ok(sources),
+            Ok(Some((m, _))) => {
+                return Err(fail(
+                    format!("sync: expected MountSource or MountSourcesDone, got {m:?}"),
+                    None,
+                ))
+            }
+            Ok(None) => exit_now(1), // the parent is gone: nobody to report to
+            Err(e) => return Err(sys_err("sync: recv", e)),
+        }
+    }
 }
 
 fn ns_path(join: &[(LinuxNamespaceType, std::path::PathBuf)], t: LinuxNamespaceType) -> String {

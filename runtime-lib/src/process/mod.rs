@@ -176,6 +176,10 @@ pub(crate) fn spawn(
                 send_to_agent(cfg, init_pid, fd)?;
                 send(ToChild::SeccompDone)?;
             }
+            Some(ToParent::MountSources) => {
+                send_mount_sources(cfg, init_pid, &parent_end)?;
+                send(ToChild::MountSourcesDone)?;
+            }
             Some(ToParent::Ready) => break,
             Some(ToParent::Error(e)) => {
                 return Err(InitError {
@@ -197,6 +201,24 @@ pub(crate) fn spawn(
     }
     reaper.pids.clear();
     Ok(Spawned { pid: init_pid })
+}
+
+/// Open the bind sources of init's mounts as host root, in init's (final) mount namespace,
+/// and pass them to it: from inside its user namespace, init cannot reach a source under a
+/// root-only directory (rootfs::MountSources).
+fn send_mount_sources(cfg: &InitConfig<'_>, pid: i32, ch: &Channel) -> Result<(), Error> {
+    let plan = cfg.plan;
+    let sources =
+        crate::rootfs::MountSources::open_for(pid, &plan.spec, &plan.bundle, &plan.rootfs)
+            .map_err(|e| InitError {
+                msg: e.to_string(),
+                errno: e.errno(),
+            })?;
+    for (index, fd) in sources.iter() {
+        ch.send_child_fd(&ToChild::MountSource { index }, fd)
+            .map_err(|e| Error::sys("send to init", e))?;
+    }
+    Ok(())
 }
 
 /// Hand the seccomp notify fd to the agent at `linux.seccomp.listenerPath`, with runc's

@@ -76,7 +76,7 @@ pub(crate) fn mount_v2(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(
             let src = v2_own_dir(&mounts, &cgroups).ok_or_else(|| {
                 RootfsError::Unsafe("no cgroup2 mount holds this process's cgroup".into())
             })?;
-            mount_bind(ctx, &src, dest, &bind_options(o))
+            mount_bind(ctx, &src, dest, &bind_options(o), None)
         }
         Err(e) => Err(e),
         Ok(()) => {
@@ -250,7 +250,7 @@ fn mount_v1(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsEr
                 Some(&data),
             )?;
         } else if let Some(own) = &e.own_dir {
-            mount_bind(ctx, own, &sub, &bind_options(o))?;
+            mount_bind(ctx, own, &sub, &bind_options(o), None)?;
         }
         if e.controllers.len() > 1 {
             for c in &e.controllers {

@@ -214,19 +214,27 @@ fn same_file(a: &FileStat, b: &FileStat) -> bool {
     (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 }
 
-/// Mount one `mounts[]` entry.
-pub(crate) fn mount_entry(ctx: &Ctx<'_>, m: &Mount, o: &MountOptions) -> Result<(), RootfsError> {
+/// The host path of a bind mount's source: relative ones are taken from the bundle.
+pub(crate) fn bind_source(m: &Mount, bundle: &Path) -> PathBuf {
+    let src = m.source().clone().unwrap_or_default();
+    if src.is_relative() {
+        bundle.join(src)
+    } else {
+        src
+    }
+}
+
+/// Mount one `mounts[]` entry. `opened`: its bind source, already opened by the runtime on the
+/// host side ([`super::MountSources`]).
+pub(crate) fn mount_entry(
+    ctx: &Ctx<'_>,
+    m: &Mount,
+    o: &MountOptions,
+    opened: Option<BorrowedFd<'_>>,
+) -> Result<(), RootfsError> {
     let dest = clean_in_root(m.destination());
     match &o.kind {
-        MountKind::Bind => {
-            let src = m.source().clone().unwrap_or_default();
-            let src = if src.is_relative() {
-                ctx.opts.bundle.join(src)
-            } else {
-                src
-            };
-            mount_bind(ctx, &src, &dest, o)
-        }
+        MountKind::Bind => mount_bind(ctx, &bind_source(m, ctx.opts.bundle), &dest, o, opened),
         MountKind::Tmpfs => mount_tmpfs(ctx, m, &dest, o),
         MountKind::Cgroup => cgroup::mount_cgroup(ctx, &dest, o),
         MountKind::Sysfs => match mount_fs(ctx, m, &dest, o) {
@@ -237,7 +245,7 @@ pub(crate) fn mount_entry(ctx: &Ctx<'_>, m: &Mount, o: &MountOptions) -> Result<
                 b.kind = MountKind::Bind;
                 b.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
                 b.data.clear();
-                mount_bind(ctx, Path::new("/sys"), &dest, &b)
+                mount_bind(ctx, Path::new("/sys"), &dest, &b, None)
             }
             r => r,
         },
@@ -296,22 +304,27 @@ fn label_mqueue(ctx: &Ctx<'_>, dest: &Path) -> Result<(), RootfsError> {
     })
 }
 
-/// A bind mount of the host path `source` (trusted: it comes from the config) at `dest`.
+/// A bind mount of the host path `source` (trusted: it comes from the config) at `dest`;
+/// `opened` is that source already opened by the runtime (a container with a user namespace,
+/// [`super::MountSources`]), else it is opened here.
 pub(crate) fn mount_bind(
     ctx: &Ctx<'_>,
     source: &Path,
     dest: &Path,
     o: &MountOptions,
+    opened: Option<BorrowedFd<'_>>,
 ) -> Result<(), RootfsError> {
     // The source is a host path from the trusted config, but it may sit in a volume another
     // container can change: open it once, and check and mount that very object.
-    let src = nix::fcntl::open(
-        source,
-        OFlag::O_PATH | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| sys_err(format!("open({source:?}, O_PATH|O_CLOEXEC)"), e))?;
-    let st = fstat(src.as_fd()).map_err(|e| sys_err(format!("fstat({source:?})"), e))?;
+    let own;
+    let src = match opened {
+        Some(fd) => fd,
+        None => {
+            own = open_bind_source(ctx, source)?;
+            own.as_fd()
+        }
+    };
+    let st = fstat(src).map_err(|e| sys_err(format!("fstat({source:?})"), e))?;
     let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
     let target = if is_dir {
         ctx.root.mkdir_all(dest, 0o755)?
@@ -322,7 +335,7 @@ pub(crate) fn mount_bind(
     check_proc_destination(&resolved, &o.kind).map_err(RootfsError::Unsafe)?;
     if resolved == Path::new("/proc") {
         // Only a procfs may cover /proc (runc's checkProcMount).
-        let fs = fstatfs(src.as_fd()).map_err(|e| sys_err(format!("fstatfs({source:?})"), e))?;
+        let fs = fstatfs(src).map_err(|e| sys_err(format!("fstatfs({source:?})"), e))?;
         if fs.filesystem_type() != PROC_SUPER_MAGIC {
             return Err(RootfsError::Unsafe(format!(
                 "{source:?} cannot be mounted on /proc because it is not of type proc"
@@ -330,7 +343,7 @@ pub(crate) fn mount_bind(
         }
     }
     let shown = Some(source.to_string_lossy().into_owned());
-    let src_path = fd_path(src.as_fd());
+    let src_path = fd_path(src);
     mount_shown(
         Some(&src_path),
         shown,
@@ -366,6 +379,26 @@ pub(crate) fn mount_bind(
         })?;
     }
     Ok(())
+}
+
+/// Open a bind source by path, in this process. A source inside the rootfs (the image,
+/// untrusted) is resolved inside it, so that an image symlink cannot lead root to a host file
+/// (security.md: no container-controlled symlink is followed on the host side); any other
+/// source is the config's, a host path.
+fn open_bind_source(ctx: &Ctx<'_>, source: &Path) -> Result<OwnedFd, RootfsError> {
+    let shown = || format!("open({source:?}, O_PATH|O_CLOEXEC)");
+    if let Ok(rel) = clean_in_root(source).strip_prefix(ctx.rootfs) {
+        return ctx
+            .root
+            .try_open(rel, OFlag::O_PATH)
+            .map_err(|e| sys_err(shown(), e));
+    }
+    nix::fcntl::open(
+        source,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys_err(shown(), e))
 }
 
 /// tmpfs, with `tmpcopyup`, and runc's habit of giving the new tmpfs the mode of the
