@@ -166,7 +166,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> CmdResult {
         Command::Ps(a) => ps::run(cli, a),
         Command::Exec(a) => exec::run(cli, log, a),
         Command::Features(a) => features::run(a),
-        Command::Update(a) => update::run(cli, a),
+        Command::Update(a) => update::run(cli, log, a),
         Command::Events(a) => events::run(cli, a),
     }
 }

@@ -9,6 +9,7 @@ use husk::Container;
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 
+use crate::logging::Logger;
 use crate::{err_msg, Cli, CmdResult};
 
 /// `update` arguments (runc's names).
@@ -52,10 +53,15 @@ pub struct UpdateArgs {
 }
 
 /// Run `update`.
-pub fn run(cli: &Cli, a: &UpdateArgs) -> CmdResult {
+pub fn run(cli: &Cli, log: &mut Logger, a: &UpdateArgs) -> CmdResult {
     let resources = resources_of(a)?;
     let mut c = Container::load(&cli.root, &a.id).map_err(err_msg)?;
+    let before = c.warnings().len();
     c.update(&resources).map_err(err_msg)?;
+    // Fields of the update this host cannot honour but tolerates (as runc does): logged.
+    for w in &c.warnings()[before..] {
+        log.warn(w);
+    }
     Ok(0)
 }
 
