@@ -227,6 +227,7 @@ impl Manager for V1Manager {
             pids: self.dir("pids"),
             blkio: self.dir("blkio"),
             hugetlb: self.dir("hugetlb"),
+            cpuset: self.dir("cpuset"),
         };
         stats::v1(
             &dirs,
