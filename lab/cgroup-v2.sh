@@ -63,6 +63,12 @@ lib_tests=$(RUSTFLAGS="-C target-feature=+crt-static" cargo test -q --no-run \
     --target x86_64-unknown-linux-gnu --target-dir "$lab/target" -p husk --lib \
     --message-format=json | jq -r 'select(.profile.test == true and .executable != null) | .executable')
 [ -x "$lib_tests" ] || { echo "lab: no test executable for husk's lib" >&2; exit 1; }
+# The CLI's cgroup system tests (each field by its effect; husk next to runc), run in the VM
+# against /bin/husk.
+cli_tests=$(RUSTFLAGS="-C target-feature=+crt-static" cargo test -q --no-run \
+    --target x86_64-unknown-linux-gnu --target-dir "$lab/target" -p husk-cli \
+    --test cgroup_effects --test cgroups_vs_runc --message-format=json |
+    jq -r 'select(.profile.test == true and .executable != null) | .target.name + " " + .executable')
 # The conformance harness (it embeds its own static probe), for the cgroup-related cases.
 RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --target x86_64-unknown-linux-gnu \
     --target-dir "$lab/target" -p husk-conformance
@@ -82,6 +88,11 @@ for applet in $("$busybox" --list); do
 done
 strip -o "$root/bin/husk" "$husk_bin"
 strip -o "$root/lab/husk-lib-tests" "$lib_tests"
+while read -r name exe; do
+    strip -o "$root/lab/husk-$name" "$exe"
+done <<<"$cli_tests"
+[ -x "$root/lab/husk-cgroup_effects" ] && [ -x "$root/lab/husk-cgroups_vs_runc" ] ||
+    { echo "lab: the CLI cgroup tests did not build" >&2; exit 1; }
 cp "$kdir/brd.ko" "$kdir/loop.ko" "$root/lab/"
 strip -o "$root/lab/husk-conformance" "$conformance_bin"
 # Debian's runc with its shared libraries (same paths), the conformance baseline.
