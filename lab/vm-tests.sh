@@ -201,7 +201,7 @@ for k in cpu cpuset memory pids blkio hugetlb intel_rdt network_interfaces; do
     check "events --stats: has data.$k" has "$stats" "\"$k\":"
 done
 check "events --stats: memory.usage.limit is the 32 MiB limit" has "$stats" '"usage":{[^}]*"limit":33554432'
-check "events --stats: pids.current 1 or 2 (sh, its sleep)" has "$stats" '"pids":{"current":[12],'
+check "events --stats: pids.current 1 or 2 (sh, its sleep)" has "$stats" '"pids":{"current":[12][,}]'
 $H events --interval 1s lab-oom-events >/tmp/events.out 2>&1 &
 evpid=$!
 # The first stats line is printed at once: from then on events watches the OOM counter.
@@ -231,7 +231,9 @@ for t in cgroup_effects cgroups_vs_runc; do
     HUSK_TEST_RUNTIME=/bin/husk HUSK_TEST_RUNC="$(command -v runc)" \
         /lab/husk-$t --test-threads=1 --nocapture >/tmp/$t.log 2>&1
     rc=$?
-    grep -E '^(test |SKIPPED|thread |  left|  right|---- )' /tmp/$t.log | grep -v ' \.\.\. ok$' | sed "s/^/  [$t] /" | cut -c1-400
+    # Each failure with the lines after its panic (the message, left/right).
+    grep -E -A6 '^(thread .* panicked|SKIPPED)' /tmp/$t.log | grep -v '^ *[0-9]*: \|^ *at \|^stack\|^note:' |
+        sed "s/^/  [$t] /" | cut -c1-3000
     res=$(grep '^test result:' /tmp/$t.log)
     n=$(echo "$res" | sed -n 's/.* \([0-9]*\) passed;.*/\1/p')
     m=$(echo "$res" | sed -n 's/.* \([0-9]*\) failed;.*/\1/p')

@@ -48,8 +48,15 @@ fn run(env: &TestEnv, name: &str, config: Value) -> (i32, String, String, Vec<St
     )
 }
 
+/// A shell script in a container with its own cgroup namespace: `/sys/fs/cgroup` shows the
+/// container's own cgroup (on v2 a cgroup2 mount without one would show the hierarchy's root).
 fn sh(script: &str) -> Value {
-    base_config(&["sh", "-c", script])
+    let mut c = base_config(&["sh", "-c", script]);
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
+    c
 }
 
 /// `KEY=VALUE` lines of the container's output.
@@ -270,7 +277,7 @@ fn pids_limit_makes_fork_fail() {
 }
 
 /// cpu.quota/period: a busy loop for 1 s is throttled (nr_throttled > 0) and, with a 20 ms
-/// period, the kernel accounts ~50 periods per second (the default 100 ms would give ~10).
+/// period, the kernel accounts ~50 periods in that second (the default 100 ms would give ~10).
 #[test]
 fn cpu_quota_and_period_throttle_a_busy_loop() {
     if !can_run_containers("cpu_quota") {
@@ -287,7 +294,8 @@ fn cpu_quota_and_period_throttle_a_busy_loop() {
     let (code, out, err, _) = run(&env, "c", c);
     assert_eq!(code, 0, "{out}{err}");
     assert!(num(&out, "throttled") > 0, "{out}");
-    assert!(num(&out, "periods") >= 25, "20 ms periods over 1 s: {out}");
+    // ~50 expected; 100 ms periods would give at most ~11.
+    assert!(num(&out, "periods") >= 20, "20 ms periods over 1 s: {out}");
 }
 
 /// cpu.burst: a container that slept (leaving quota unused) may then run over its quota in a
@@ -304,12 +312,14 @@ fn cpu_burst_is_used_after_a_sleep() {
         stat_line(&stat, "nr_bursts", "bursts")
     );
     let mut c = sh(&script);
-    c["linux"]["resources"]["cpu"] = json!({"quota": 20000, "period": 100000, "burst": 20000});
+    // 10 % quota: the loop needs only a little more than that in one period to burst, which
+    // it gets even on a loaded machine.
+    c["linux"]["resources"]["cpu"] = json!({"quota": 10000, "period": 100000, "burst": 10000});
     let (code, out, err, _) = run(&env, "with", c);
     assert_eq!(code, 0, "{out}{err}");
     assert!(num(&out, "bursts") > 0, "{out}");
     let mut c = sh(&script);
-    c["linux"]["resources"]["cpu"] = json!({"quota": 20000, "period": 100000});
+    c["linux"]["resources"]["cpu"] = json!({"quota": 10000, "period": 100000});
     let (_, out, _, _) = run(&env, "without", c);
     assert_eq!(num(&out, "bursts"), 0, "{out}");
 }
@@ -573,6 +583,42 @@ fn blkio_throttles_slow_reads_and_writes() {
     for k in ["rbps", "wbps", "riops", "wiops"] {
         let cs = num(&out, &format!("{k}_cs"));
         assert!(cs < 50, "{k}: unthrottled took {cs}0 ms:\n{out}");
+    }
+}
+
+/// blockIO.leafWeight: v1 kernels since 5.0 have no blkio.leaf_weight (it went with CFQ); runc
+/// fails on the missing file, husk refuses naming the field, and nothing is left behind. v2
+/// has no leaf weights: a warning (runc ignores the field).
+#[test]
+fn blkio_leaf_weight_refused_on_v1_warned_on_v2() {
+    if !can_run_containers("leaf_weight") {
+        return;
+    }
+    let env = TestEnv::new("fx-leaf");
+    let mut c = sh("echo ran");
+    c["linux"]["resources"]["blockIO"] = json!({"leafWeight": 300});
+    let before = MountSnapshot::take();
+    let (code, out, err, warnings) = run(&env, "c", c);
+    if v2() {
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("ran"));
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("linux.resources.blockIO.leafWeight: ")),
+            "{warnings:?}"
+        );
+    } else if Path::new("/sys/fs/cgroup/blkio/blkio.leaf_weight").exists() {
+        println!("blkio.leaf_weight exists on this kernel (CFQ): refusal not checked");
+    } else {
+        assert_ne!(code, 0, "{out}");
+        assert!(
+            err.contains(
+                "linux.resources.blockIO.leafWeight: this kernel has no blkio.leaf_weight"
+            ),
+            "{err}"
+        );
+        assert_nothing_left(&env, &env.id("c"), &before);
     }
 }
 
