@@ -8,7 +8,7 @@
 #   HUSK_SKIP_INSTALL=1   do not apt-get install anything
 #   LAB_DIR=DIR           work/cache directory (default target/cgroup-v2-lab): the kernel .deb,
 #                         the static build (its own target dir, so the normal cache is kept)
-#   LAB_TIMEOUT=SECONDS   the VM's wall-time limit (default 300)
+#   LAB_TIMEOUT=SECONDS   the VM's wall-time limit (default 420; a run takes ~250 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -17,7 +17,7 @@ need_root
 
 start=$(date +%s)
 lab=${LAB_DIR:-$repo/target/cgroup-v2-lab}
-timeout_s=${LAB_TIMEOUT:-300}
+timeout_s=${LAB_TIMEOUT:-420}
 mkdir -p "$lab"
 
 # --- 1. packages and Debian's kernel -------------------------------------------------------

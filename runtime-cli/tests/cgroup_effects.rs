@@ -573,8 +573,8 @@ fn blkio_throttles_slow_reads_and_writes() {
     }
     let w = value(&out, "weight").unwrap_or_default();
     if v2() {
-        // runc's conversion of 300 to io.weight (no BFQ): "default 2928".
-        assert!(w.ends_with("_2928") || w == "2928", "io.weight {w}");
+        // runc's conversion of 300 to io.weight (no BFQ): 1 + (300 - 10) * 9999 / 990.
+        assert!(w.ends_with("_2930") || w == "2930", "io.weight {w}");
     } else {
         assert_eq!(w, "300", "blkio.bfq.weight");
     }

@@ -324,7 +324,8 @@ fn key_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
 #[test]
 fn events_stats_like_runc() {
     let env = TestEnv::new("vs-events");
-    let mut c = base_config(&["sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    // A busy loop under a 50 % quota, so the throttling counters are there to compare.
+    let mut c = base_config(&["sh", "-c", "while :; do :; done & sleep 1000 & wait"]);
     c["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
     c["linux"]["resources"]["pids"] = json!({"limit": 50});
     c["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000});
@@ -347,6 +348,20 @@ fn events_stats_like_runc() {
         seen.push(ev["data"].clone());
     }
     let (h, r) = (&seen[0], &seen[1]);
+    // Counters omitted when zero still have runc's names when present.
+    for (who, d) in [("husk", h), ("runc", r)] {
+        for k in d["cpu"]["throttling"].as_object().unwrap().keys() {
+            assert!(
+                ["periods", "throttledPeriods", "throttledTime"].contains(&k.as_str()),
+                "{who}: cpu.throttling.{k}"
+            );
+        }
+    }
+    assert!(
+        h["cpu"]["throttling"].get("throttledPeriods").is_some()
+            || r["cpu"]["throttling"].get("throttledPeriods").is_none(),
+        "runc reports throttled periods, husk does not: {h} {r}"
+    );
     // Sections and their always-present keys.
     let fixed = |d: &Value| -> BTreeSet<String> {
         let mut s = BTreeSet::new();
@@ -360,8 +375,8 @@ fn events_stats_like_runc() {
                     p.as_str(),
                     ".memory.cache"
                         | ".cpu.throttling.periods"
-                        | ".cpu.throttling.throttled_periods"
-                        | ".cpu.throttling.throttled_time"
+                        | ".cpu.throttling.throttledPeriods"
+                        | ".cpu.throttling.throttledTime"
                         | ".cpu.usage.total"
                         | ".cpu.usage.percpu"
                         | ".cpu.usage.percpu_kernel"

@@ -194,11 +194,11 @@ pub struct Throttling {
     /// Enforcement periods that elapsed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub periods: u64,
-    /// Periods in which the cgroup was throttled.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// Periods in which the cgroup was throttled (runc's JSON name: `throttledPeriods`).
+    #[serde(rename = "throttledPeriods", default, skip_serializing_if = "is_zero")]
     pub throttled_periods: u64,
     /// Total time throttled, in nanoseconds.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(rename = "throttledTime", default, skip_serializing_if = "is_zero")]
     pub throttled_time: u64,
 }
 
@@ -639,7 +639,9 @@ mod tests {
         assert_eq!(s.pids.limit, 0);
         // runc's JSON field names.
         let j = serde_json::to_value(&s).unwrap();
-        assert_eq!(j["cpu"]["throttling"]["throttled_time"], 777);
+        // runc's names (types.Throttling): camelCase, unlike the other counters.
+        assert_eq!(j["cpu"]["throttling"]["throttledTime"], 777);
+        assert_eq!(j["cpu"]["throttling"]["throttledPeriods"], 4);
         assert_eq!(j["memory"]["usage"]["failcnt"], 2);
         assert!(j["memory"].get("kernelTCP").is_some());
         assert!(j["pids"].get("limit").is_none());
