@@ -102,7 +102,8 @@ for f in "$runc_bin" $(ldd "$runc_bin" | grep -o '/[^ ]*'); do
 done
 cp lab/vm-init.sh "$root/init"
 cp lab/vm-tests.sh "$root/lab/tests.sh"
-chmod 755 "$root/init" "$root/lab/tests.sh"
+cp lab/vm-tests-v1.sh "$root/lab/tests-v1.sh"
+chmod 755 "$root/init" "$root/lab/tests.sh" "$root/lab/tests-v1.sh"
 # The containers' rootfs (shared, read-only) and one bundle per check: the base spec is
 # husk's own `husk spec`; each check adds its limits and its command (lab/vm-tests.sh).
 scripts/mk-bundle.sh "$root/lab" "$husk_bin" >/dev/null
@@ -143,5 +144,26 @@ fi
 passed=$(echo "$result" | awk '{print $2}')
 failed=$(echo "$result" | awk '{print $4}')
 grep '^FAIL: ' "$out" || true
+
+# --- 5. a cgroup v1 boot: what needs v1 and swap (the build machines have no swap) ---------
+log "booting the same VM with cgroup v1 (swap checks, lab/vm-tests-v1.sh)"
+out1=$lab/serial-v1.log
+vm_start=$(date +%s)
+set +e
+timeout 120 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+    -kernel "$kdir/vmlinuz" -initrd "$lab/initrd.gz" \
+    -append "console=ttyS0 quiet panic=-1 husk_lab=v1" </dev/null 2>&1 |
+    tr -d '\r' | tee "$out1"
+set -e
+log "v1 VM ran $(( $(date +%s) - vm_start ))s; lab total $(( $(date +%s) - start ))s"
+result=$(grep -E '^LAB-RESULT: [0-9]+ passed, [0-9]+ failed$' "$out1" | tail -n1 || true)
+if [ -n "$result" ]; then
+    passed=$((passed + $(echo "$result" | awk '{print $2}')))
+    failed=$((failed + $(echo "$result" | awk '{print $4}')))
+    grep '^FAIL: ' "$out1" || true
+else
+    echo "lab: no result line from the cgroup v1 VM (serial log: $out1)" >&2
+    failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

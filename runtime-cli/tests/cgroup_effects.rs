@@ -172,6 +172,35 @@ fn memory_swap_lets_a_process_past_the_memory_limit() {
     );
 }
 
+/// memory.swappiness (v1): with swappiness 0 the cgroup's anonymous memory is not swapped out
+/// at its memory limit, so a process that fits in memory+swap is OOM-killed anyway; with 60 it
+/// survives (memory_swap_lets_a_process_past_the_memory_limit). Needs swap on a v1 host: the lab's
+/// cgroup v1 boot (`lab/cgroup-v2.sh`, second VM). v2 has no per-cgroup swappiness (warned).
+#[test]
+fn memory_swappiness_zero_keeps_anon_out_of_swap() {
+    if !can_run_containers("memory_swappiness") {
+        return;
+    }
+    if v2() {
+        println!("cgroup v2: no per-cgroup swappiness (the warning is checked in memory_values)");
+        return;
+    }
+    let swaps = fs::read_to_string("/proc/swaps").unwrap_or_default();
+    if swaps.lines().count() < 2 {
+        skip(
+            "memory_swappiness_zero_keeps_anon_out_of_swap",
+            "no swap on this host (lab/cgroup-v2.sh's cgroup v1 boot has swap)",
+        );
+        return;
+    }
+    let env = TestEnv::new("fx-swappiness");
+    let mut c = sh("dd if=/dev/zero of=/dev/null bs=48M count=1 2>/dev/null; echo dd=$?");
+    c["linux"]["resources"]["memory"] =
+        json!({"limit": 32 << 20, "swap": 96 << 20, "swappiness": 0});
+    let (_, out, err, _) = run(&env, "c", c);
+    assert_eq!(value(&out, "dd"), Some("137"), "swappiness 0: {out}{err}");
+}
+
 /// memory.disableOOMKiller: v1 — the hog blocks at the limit instead of dying, and
 /// memory.oom_control says under_oom 1; v2 has no such switch — a warning in the log (runc
 /// ignores it) and the hog is killed as usual.
