@@ -98,7 +98,7 @@ pub enum Command {
     /// Print the features husk supports, as runtime-spec `features` JSON
     Features(features::FeaturesArgs),
     /// Change a container's resources (--resources=- reads LinuxResources JSON)
-    Update(update::UpdateArgs),
+    Update(Box<update::UpdateArgs>),
     /// Print cgroup statistics (--stats once, else every --interval) and OOM events
     Events(events::EventsArgs),
 }
