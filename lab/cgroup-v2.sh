@@ -118,6 +118,7 @@ bundle() {
         > "$root/lab/bundles/$1/config.json"
 }
 . lab/vm-bundles.sh
+. lab/lsm-host.sh
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$lab/initrd.gz"
 log "initramfs: $(du -h "$lab/initrd.gz" | cut -f1)"
 
@@ -128,7 +129,7 @@ vm_start=$(date +%s)
 set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$kdir/vmlinuz" -initrd "$lab/initrd.gz" \
-    -append "console=ttyS0 quiet cgroup_no_v1=all panic=-1" </dev/null 2>&1 |
+    -append "console=ttyS0 quiet cgroup_no_v1=all panic=-1 apparmor=1 security=apparmor" </dev/null 2>&1 |
     tr -d '\r' | tee "$out"
 qemu_rc=${PIPESTATUS[0]}
 set -e
@@ -143,6 +144,20 @@ if [ -z "$result" ]; then
 fi
 passed=$(echo "$result" | awk '{print $2}')
 failed=$(echo "$result" | awk '{print $4}')
+# The LSM checks (lab/vm-lsm.sh) report on their own line: AppArmor in this boot, SELinux
+# in a second short one.
+lsm_selinux_boot "$lab/serial-selinux.log"
+for log_file in "$out" "$lab/serial-selinux.log"; do
+    lsm=$(grep -E '^LSM-RESULT: [0-9]+ passed, [0-9]+ failed$' "$log_file" | tail -n1 || true)
+    if [ -n "$lsm" ]; then
+        passed=$((passed + $(echo "$lsm" | awk '{print $2}')))
+        failed=$((failed + $(echo "$lsm" | awk '{print $4}')))
+        [ "$log_file" = "$out" ] || grep '^FAIL: ' "$log_file" || true
+    else
+        echo "lab: no LSM-RESULT line in $log_file" >&2
+        failed=$((failed + 1))
+    fi
+done
 grep '^FAIL: ' "$out" || true
 
 # --- 5. a cgroup v1 boot: what needs v1 and swap (the build machines have no swap) ---------

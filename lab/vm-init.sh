@@ -40,6 +40,14 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 echo "lab: kernel $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null || ls /sys/fs/cgroup)"
 # The checks run in a child so that this shell stays PID 1 and reaps orphans while it waits.
+# AppArmor first (lab/vm-lsm.sh: its own LSM-RESULT line), then the cgroup checks; the SELinux
+# boot (lab=selinux) runs only its LSM checks, the cgroup v1 boot (husk_lab=v1) only its own.
+if grep -q 'lab=selinux' /proc/cmdline; then
+    sh /lab/lsm.sh selinux
+    sync
+    poweroff -f
+fi
+[ "$tests" = /lab/tests.sh ] && sh /lab/lsm.sh
 sh $tests
 rc=$?
 [ $rc = 0 ] || echo "lab: tests.sh exited $rc"

@@ -5,8 +5,8 @@
 # build tools (the Rust linker is cc; static probes need libc6-dev), git (the commit in
 # `husk --version`), runc and crun (reference runtimes for the tests, conformance and
 # benchmarks), hyperfine and time (benchmarks, peak RSS), curl + ca-certificates (rustup when no Rust is found),
-# procps (`husk ps` runs ps(1)).
-HUSK_APT_PACKAGES="busybox-static jq build-essential pkg-config git ca-certificates curl runc crun hyperfine time procps"
+# procps (`husk ps` runs ps(1)), python3-jsonschema (`husk features` against the spec's schema).
+HUSK_APT_PACKAGES="busybox-static jq build-essential pkg-config git ca-certificates curl runc crun hyperfine time procps python3-jsonschema"
 
 # The Rust version the workspace needs (Cargo.toml rust-version).
 HUSK_RUST_MIN=1.85
@@ -59,4 +59,22 @@ ensure_rust() {
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
         sh -s -- -y --profile minimal --component rustfmt,clippy </dev/null
     export PATH="$HOME/.cargo/bin:$PATH"
+}
+
+# The runtime-spec 1.2 JSON schemas (features-schema.json is new in 1.1: Debian 12's
+# golang-github-opencontainers-specs-dev is 1.0.2, so take Debian 13's package, pinned by its
+# sha256) unpacked into $1 (default target/spec-schema); prints the schema directory.
+HUSK_SPEC_DEB=pool/main/g/golang-github-opencontainers-specs/golang-github-opencontainers-specs-dev_1.2.0-2_all.deb
+HUSK_SPEC_DEB_SHA256=6c3357147c17e618486884b0678f577ca61d0ffdd9068757adbf907e9961fc7d
+fetch_spec_schema() {
+    local dir=${1:-$PWD/target/spec-schema} deb
+    local schema=$dir/usr/share/gocode/src/github.com/opencontainers/runtime-spec/schema
+    if [ ! -e "$schema/features-schema.json" ]; then
+        mkdir -p "$dir"
+        deb=$dir/specs.deb
+        curl -fsSL --retry 3 -o "$deb" "http://deb.debian.org/debian/$HUSK_SPEC_DEB" || return 1
+        echo "$HUSK_SPEC_DEB_SHA256  $deb" | sha256sum -c --quiet - || return 1
+        dpkg-deb -x "$deb" "$dir" && rm -f "$deb"
+    fi
+    echo "$schema"
 }

@@ -44,6 +44,9 @@ ensure_rust
 # as root, so a missing prerequisite is a failure (see runtime-cli/tests/common/mod.rs).
 export HUSK_TEST_NO_SKIP=1
 export RUST_BACKTRACE=1
+# The runtime-spec's JSON schemas, for runtime-cli/tests/features.rs.
+HUSK_SPEC_SCHEMA=$(fetch_spec_schema) || echo "could not fetch the runtime-spec schemas" >&2
+export HUSK_SPEC_SCHEMA
 
 lint() {
     # lint NAME COMPONENT COMMAND...

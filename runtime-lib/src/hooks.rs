@@ -33,6 +33,10 @@ pub enum HookError {
         /// What happened (exit status, timeout, exec error) with the hook's path.
         msg: String,
     },
+    /// A startContainer hook failed inside the container: init's own message, passed to
+    /// `start` through the exec fifo.
+    #[error("{0}")]
+    InContainer(String),
 }
 
 /// Check every hook: absolute path, positive timeout.

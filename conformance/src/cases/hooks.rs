@@ -49,6 +49,17 @@ pub fn cases() -> Vec<Case> {
         case("config/hooks/createRuntime-failure-fails-create", |c| {
             failure(c, "createRuntime")
         }),
+        case("config/hooks/createContainer-failure-fails-create", |c| {
+            failure(c, "createContainer")
+        }),
+        case(
+            "config/hooks/startContainer-failure-fails-start",
+            start_container_failure,
+        ),
+        case(
+            "config/hooks/poststart-failure-only-warns",
+            poststart_failure,
+        ),
         case(
             "config/hooks/poststop-failure-still-deletes",
             poststop_failure,
@@ -62,6 +73,30 @@ pub fn cases() -> Vec<Case> {
         case(
             "config/hooks/startContainer-in-container-namespace",
             start_container_ns,
+        ),
+        case(
+            "config/hooks/prestart-sees-the-container-process",
+            |c| sees_container_process(c, "prestart"),
+        ),
+        case(
+            "config/hooks/createRuntime-sees-the-container-process",
+            |c| sees_container_process(c, "createRuntime"),
+        ),
+        case(
+            "config/hooks/createContainer-sees-mounts-before-pivot",
+            create_container_before_pivot,
+        ),
+        case(
+            "config/hooks/startContainer-after-pivot-before-exec",
+            start_container_after_pivot,
+        ),
+        case(
+            "config/hooks/poststart-after-exec",
+            poststart_after_exec,
+        ),
+        case(
+            "config/hooks/poststop-after-process-gone",
+            poststop_after_gone,
         ),
     ]
 }
@@ -388,4 +423,165 @@ fn start_container_ns(c: &mut Ctx<'_>) -> R {
     let seen = std::fs::read_to_string(dir.join("out")).unwrap_or_default();
     let want = b.config["hostname"].as_str().unwrap_or("").to_string();
     c.check("hostname seen by startContainer", want, seen.trim())
+}
+
+/// A hook of `kind` that reads the state from stdin and writes what `probe` prints (a shell
+/// snippet that may use `$pid` and `$bundle`, taken from the state) to `<d>/out`.
+fn timing_hook(c: &Ctx<'_>, d: &str, probe: &str) -> Value {
+    hook(
+        c,
+        &format!(
+            "s=$(cat); pid=$(echo \"$s\" | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
+             bundle=$(echo \"$s\" | sed -n 's/.*\"bundle\": *\"\\([^\"]*\\)\".*/\\1/p'); \
+             {{ {probe} ; }} > {d}/out.tmp 2>&1; mv {d}/out.tmp {d}/out"
+        ),
+    )
+}
+
+fn hook_out(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("out"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn sees_container_process(c: &mut Ctx<'_>, kind: &str) -> R {
+    // config.md: prestart and createRuntime run after the runtime environment is created
+    // (the container process exists, blocked before the user program), in the runtime
+    // namespace: the state's pid is a live process there, not yet running the user program.
+    let dir = hooks_dir(c)?;
+    let mut b = c.shell_bundle("exec sleep 600")?;
+    let d = dir.display().to_string();
+    b.config["hooks"] = json!({kind: [timing_hook(c, &d, "kill -0 $pid && echo alive; tr '\\0' ' ' < /proc/$pid/cmdline")]});
+    let pid = c.create_ok(&b)?;
+    let out = hook_out(&dir);
+    let alive = out.starts_with("alive");
+    let user_program = out.contains("sleep 600");
+    c.check(
+        &format!("{kind}: state pid {pid} alive, user program not yet started"),
+        json!({"alive": true, "user program running": false}),
+        json!({"alive": alive, "user program running": user_program}),
+    )
+}
+
+fn create_container_before_pivot(c: &mut Ctx<'_>) -> R {
+    // config.md: createContainer runs in the container's namespaces after the runtime
+    // environment (the mounts) is set up, before pivot_root: the container's /proc is
+    // mounted under the root filesystem's path, which is not yet `/`.
+    let dir = hooks_dir(c)?;
+    let mut b = c.shell_bundle("exec sleep 600")?;
+    let d = dir.display().to_string();
+    b.config["hooks"] = json!({"createContainer": [timing_hook(c, &d,
+        "awk '$9 == \"proc\" && $5 != \"/proc\" {print \"proc-under-root\"} $5 == \"/\" {print \"root-source=\" $4}' /proc/self/mountinfo")]});
+    c.create_ok(&b)?;
+    let out = hook_out(&dir);
+    let proc_under_root = out.lines().any(|l| l == "proc-under-root");
+    c.check_that(
+        "createContainer sees the container's proc mounted below a root not yet pivoted to",
+        "a proc mount at a path other than /proc",
+        &out,
+        proc_under_root,
+    )
+}
+
+fn start_container_after_pivot(c: &mut Ctx<'_>) -> R {
+    // config.md: startContainer runs in the container after pivot_root (it sees the
+    // container's root filesystem as /) and before the user program is executed.
+    let dir = hooks_dir(c)?;
+    let mut b = c.shell_bundle("exec sleep 600")?;
+    std::fs::write(b.rootfs().join("rootfs-marker"), "m")?;
+    b.config["hooks"] = json!({"startContainer": [timing_hook(c, "/hooks",
+        "test -e /rootfs-marker && echo pivoted; tr '\\0' ' ' < /proc/1/cmdline")]});
+    spec::add_mount(
+        &mut b.config,
+        json!({"destination": "/hooks", "type": "bind", "source": dir, "options": ["rbind"]}),
+    );
+    c.create_ok(&b)?;
+    c.start_ok(&b.id)?;
+    ensure!(
+        appears(&dir.join("out"), Duration::from_secs(5)),
+        "startContainer never ran"
+    );
+    let out = hook_out(&dir);
+    c.check(
+        "startContainer: / is the container's root, user program not yet executed",
+        json!({"pivoted": true, "user program running": false}),
+        json!({"pivoted": out.starts_with("pivoted"), "user program running": out.contains("sleep 600")}),
+    )
+}
+
+fn poststart_after_exec(c: &mut Ctx<'_>) -> R {
+    // config.md: poststart runs after the user-specified process is executed.
+    let dir = hooks_dir(c)?;
+    let mut b = c.shell_bundle("exec sleep 600")?;
+    let d = dir.display().to_string();
+    b.config["hooks"] = json!({"poststart": [timing_hook(c, &d, "tr '\\0' ' ' < /proc/$pid/cmdline")]});
+    c.create_ok(&b)?;
+    c.start_ok(&b.id)?;
+    ensure!(
+        appears(&dir.join("out"), Duration::from_secs(5)),
+        "poststart never ran"
+    );
+    let out = hook_out(&dir);
+    c.check_that(
+        "poststart: the container's process runs the user program",
+        "cmdline `sleep 600`",
+        &out,
+        out.contains("sleep 600"),
+    )
+}
+
+fn poststop_after_gone(c: &mut Ctx<'_>) -> R {
+    // config.md: poststop runs after the container is deleted: its process is gone.
+    let dir = hooks_dir(c)?;
+    let mut b = c.shell_bundle("exec sleep 600")?;
+    let pid_file = dir.join("pid");
+    let d = dir.display().to_string();
+    b.config["hooks"] = json!({"poststop": [timing_hook(c, &d,
+        &format!("p=$(cat {}); if kill -0 $p 2>/dev/null; then echo alive; else echo gone; fi", pid_file.display()))]});
+    let pid = c.create_ok(&b)?;
+    std::fs::write(&pid_file, pid.to_string())?;
+    c.start_ok(&b.id)?;
+    c.rt_ok(&["kill", &b.id, "9"])?;
+    c.wait_status(&b.id, "stopped", Duration::from_secs(5))?;
+    c.delete_ok(&b.id)?;
+    c.check("poststop: the container process", "gone", hook_out(&dir))
+}
+
+fn start_container_failure(c: &mut Ctx<'_>) -> R {
+    // config.md: if a startContainer hook fails, the runtime MUST generate an error, stop
+    // the container: the user program never runs.
+    c.control()?;
+    let mut b = c.shell_bundle("touch /ran; exec sleep 600")?;
+    b.config["hooks"] = json!({"startContainer": [hook(c, "cat >/dev/null; exit 3")]});
+    c.create_ok(&b)?;
+    let res = c.rt(&["start", &b.id])?;
+    c.check_that(
+        "start with a failing startContainer hook",
+        "fails",
+        res.summary(),
+        !res.success(),
+    )?;
+    let ran = appears(&b.rootfs().join("ran"), Duration::from_millis(300));
+    c.check("user process ran", false, ran)
+}
+
+fn poststart_failure(c: &mut Ctx<'_>) -> R {
+    // config.md (1.2): "If any poststart hook fails, the runtime MUST log a warning, but the
+    // remaining hooks and lifecycle continue as if the hook had succeeded."
+    let dir = hooks_dir(c)?;
+    let mut b = c.shell_bundle("exec sleep 600")?;
+    let d = dir.display().to_string();
+    b.config["hooks"] = json!({"poststart": [
+        hook(c, "cat >/dev/null; exit 3"),
+        hook(c, &format!("echo second >> {d}/order; cat >/dev/null"))
+    ]});
+    c.create_ok(&b)?;
+    let res = c.rt(&["start", &b.id])?;
+    let status = c.status(&b.id).unwrap_or_default();
+    c.check(
+        "start succeeded, container running, next poststart hook ran",
+        json!([true, "running", ["second"]]),
+        json!([res.success(), status, order_of(&dir)]),
+    )
 }

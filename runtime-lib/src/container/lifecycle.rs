@@ -59,8 +59,9 @@ pub(super) fn release_fifo(dir: &StateDir, pid: i32) -> std::result::Result<File
 }
 
 /// Wait until init has `execve`d the user program (or died): init holds the fifo open,
-/// close-on-exec, until then.
-pub(super) fn wait_exec(f: File) {
+/// close-on-exec, until then. Returns what init wrote after its first byte: empty, or why
+/// it gave up (a failed startContainer hook).
+pub(super) fn wait_exec(f: File) -> String {
     let mut f = f;
     if let Ok(flags) = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GETFL) {
         let flags = nix::fcntl::OFlag::from_bits_truncate(flags) & !nix::fcntl::OFlag::O_NONBLOCK;
@@ -68,6 +69,7 @@ pub(super) fn wait_exec(f: File) {
     }
     let mut rest = Vec::new();
     let _ = f.read_to_end(&mut rest);
+    String::from_utf8_lossy(&rest).into_owned()
 }
 
 /// Signal the exact process we started (pidfd: no pid-reuse race; the start time is checked

@@ -313,7 +313,19 @@ impl Container {
                 )
             }
         };
-        let poststart = crate::hooks::of_kind(self.state.hooks.as_ref(), "poststart");
+        let hooks = self.state.hooks.as_ref();
+        if !crate::hooks::of_kind(hooks, "startContainer").is_empty() {
+            // runtime-spec: a failing startContainer hook fails `start` (init then exits
+            // without running the user program: the container is stopped).
+            let failure = lifecycle::wait_exec(
+                fifo.try_clone()
+                    .map_err(|e| Error::sys("dup exec fifo", e))?,
+            );
+            if !failure.is_empty() {
+                return Err(crate::hooks::HookError::InContainer(failure).into());
+            }
+        }
+        let poststart = crate::hooks::of_kind(hooks, "poststart");
         if !poststart.is_empty() {
             // runtime-spec: poststart hooks run after the user program started (and so after
             // the startContainer hooks).

@@ -140,7 +140,12 @@ fn init(
     }
     if !cfg.no_new_keyring {
         let name = CString::new(format!("_ses.{}", cfg.id)).unwrap_or_default();
-        match crate::sys::process::join_session_keyring(&name) {
+        // The keyring gets the process' SELinux label, as with runc.
+        let joined = security::lsm::with_key_label(process, || {
+            crate::sys::process::join_session_keyring(&name)
+        })
+        .map_err(|e| fail(e.to_string(), e.errno()))?;
+        match joined {
             Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
                 return Err(sys_err("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", e))
             }
@@ -228,6 +233,10 @@ fn init(
     }
     crate::sys::process::cloexec_from(3 + cfg.preserve_fds)
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
+    // AppArmor/SELinux take effect at execve; written now, before Ready, so that a profile
+    // the kernel does not know fails `create` (as with runc), through the trusted procfs (S6).
+    security::lsm::apply_exec_labels(procfs.as_fd(), process)
+        .map_err(|e| fail(e.to_string(), e.errno()))?;
     // A notify listener must reach the parent before create returns (runc does the same):
     // then the filter is loaded here, before Ready, instead of right before execve.
     let notify = plan.seccomp.as_ref().filter(|p| nnp && p.uses_notify());
@@ -253,14 +262,19 @@ fn init(
         .map_err(|e| sys_err("write exec fifo", e))?;
     // The fifo stays open (close-on-exec) until execve: its EOF tells `start` that the user
     // program runs, so poststart hooks come after startContainer hooks and the exec.
-    let _exec_signal = fifo;
+    let mut _exec_signal = fifo;
     drop(procfs);
 
     let start_hooks = crate::hooks::of_kind(hooks, "startContainer");
     if !start_hooks.is_empty() {
         let state = hook_state(cfg, "running");
-        crate::hooks::run("startContainer", start_hooks, &state)
-            .map_err(|e| fail(e.to_string(), None))?;
+        if let Err(e) = crate::hooks::run("startContainer", start_hooks, &state) {
+            // runtime-spec: a failing startContainer hook fails `start`, and the user program
+            // never runs. `start` reads the fifo to its end: the message tells it why.
+            let msg = e.to_string();
+            let _ = _exec_signal.write_all(msg.as_bytes());
+            return Err(fail(msg, None));
+        }
     }
     // The Rust runtime ignores SIGPIPE; an ignored signal stays ignored across execve.
     crate::sys::process::reset_signals_for_exec()

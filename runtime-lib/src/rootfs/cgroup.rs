@@ -215,15 +215,18 @@ fn mount_v1(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsEr
     )
     .map_err(RootfsError::Unsafe)?;
     // The tmpfs that holds the hierarchies: runc's flags and mode, the config's propagation.
+    // It gets linux.mountLabel like any tmpfs (runc mounts it as a tmpfs mount entry).
     let tmp = ctx.root.mkdir_all(dest, 0o755)?;
+    let data = ctx.labelled(&MountKind::Tmpfs, Some("mode=755".into()));
     mount_at(
         Some(Path::new("tmpfs")),
         tmp.as_fd(),
         dest,
         Some("tmpfs"),
         DEFAULT_FLAGS,
-        Some("mode=755"),
-    )?;
+        data.as_deref(),
+    )
+    .map_err(|e| ctx.label_hint(&MountKind::Tmpfs, e))?;
     let tmp = ctx.root.open_path(
         dest,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,

@@ -345,8 +345,12 @@ pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
             .map_err(|e| e.context(format!("linux.readonlyPaths[{i}]")))?;
     }
     let mut null = None;
+    let label = linux
+        .and_then(|l| l.mount_label().as_deref())
+        .filter(|l| !l.is_empty());
     for (i, p) in masked.iter().enumerate() {
-        paths::mask_path(&root, &mut null, Path::new(p))
+        paths::mask_path(&root, &mut null, Path::new(p), label)
+            .map_err(|e| mask_label_hint(label, e))
             .map_err(|e| e.context(format!("linux.maskedPaths[{i}]")))?;
     }
     if dev_ro {
@@ -356,6 +360,18 @@ pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
         paths::remount_readonly(&root, Path::new("/")).map_err(|e| e.context("root.readonly"))?;
     }
     Ok(())
+}
+
+/// A masked directory's tmpfs carries `linux.mountLabel` (as with runc): without SELinux the
+/// kernel refuses it; say why.
+fn mask_label_hint(label: Option<&str>, e: RootfsError) -> RootfsError {
+    match label {
+        Some(l) if e.errno() == Some(libc::EINVAL) && !crate::security::lsm::selinux_enabled() => e
+            .context(format!(
+                "linux.mountLabel {l:?}: SELinux is disabled or not supported, and the kernel refuses the context= mount option"
+            )),
+        _ => e,
+    }
 }
 
 /// A handle on a private, trusted procfs (fresh `fsopen("proc")`, or an equivalent checked with

@@ -26,6 +26,7 @@ use super::options::{render_flags, MountKind, MountOptions};
 use super::resolver::{sys_err, Root};
 use super::validate::{check_proc_destination, clean_in_root};
 use super::{cgroup, copy, RootfsError, RootfsOptions};
+use crate::security::lsm;
 
 /// The `/proc/self/fd/N` path of a descriptor.
 pub(crate) fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
@@ -166,6 +167,43 @@ impl Ctx<'_> {
         }
     }
 
+    /// `linux.mountLabel`, if set.
+    pub(crate) fn mount_label(&self) -> Option<&str> {
+        self.opts
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref())
+            .filter(|l| !l.is_empty())
+    }
+
+    /// The mount data for a mount of `kind`, with `context="<linux.mountLabel>"` where runc
+    /// puts it (security::lsm).
+    pub(crate) fn labelled(&self, kind: &MountKind, data: Option<String>) -> Option<String> {
+        if lsm::mount_takes_label(kind) {
+            lsm::with_mount_label(data, self.mount_label())
+        } else {
+            data
+        }
+    }
+
+    /// Say so when a labelled mount fails because the kernel has no SELinux (runc 1.1 fails
+    /// the same mount, with only the kernel's EINVAL).
+    pub(crate) fn label_hint(&self, kind: &MountKind, e: RootfsError) -> RootfsError {
+        match self.mount_label() {
+            Some(l)
+                if lsm::mount_takes_label(kind)
+                    && e.errno() == Some(libc::EINVAL)
+                    && !lsm::selinux_enabled() =>
+            {
+                e.context(format!(
+                    "linux.mountLabel {l:?}: SELinux is disabled or not supported, and the kernel refuses the context= mount option"
+                ))
+            }
+            _ => e,
+        }
+    }
+
     /// The new mount at `dest`, resolved again after mounting (see the module comment).
     fn reopen(&self, dest: &Path) -> Result<OwnedFd, RootfsError> {
         self.root.open_path(dest, OFlag::O_PATH)
@@ -219,7 +257,7 @@ pub(crate) fn mount_fs(
     let target = ctx.root.mkdir_all(dest, 0o755)?;
     let resolved = ctx.resolved(target.as_fd(), dest)?;
     check_proc_destination(&resolved, &o.kind).map_err(RootfsError::Unsafe)?;
-    let data = o.data_string();
+    let data = ctx.labelled(&o.kind, o.data_string());
     mount_at(
         Some(&source),
         target.as_fd(),
@@ -227,11 +265,35 @@ pub(crate) fn mount_fs(
         Some(&fstype),
         o.flags,
         data.as_deref(),
-    )?;
+    )
+    .map_err(|e| ctx.label_hint(&o.kind, e))?;
+    if o.kind == MountKind::Mqueue {
+        label_mqueue(ctx, dest)?;
+    }
     if !o.propagation.is_empty() {
         propagate(ctx.reopen(dest)?.as_fd(), dest, &o.propagation)?;
     }
     Ok(())
+}
+
+/// mqueue takes no `context=`: runc labels its root as a file instead, when SELinux is
+/// enabled (go-selinux's `SetFileLabel` does nothing otherwise).
+fn label_mqueue(ctx: &Ctx<'_>, dest: &Path) -> Result<(), RootfsError> {
+    let Some(label) = ctx.mount_label() else {
+        return Ok(());
+    };
+    if !lsm::selinux_enabled() {
+        return Ok(());
+    }
+    let top = ctx
+        .root
+        .open_path(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+    crate::sys::xattr::fsetxattr(top.as_fd(), c"security.selinux", label.as_bytes()).map_err(|e| {
+        sys_err(
+            format!("fsetxattr({dest:?}, \"security.selinux\", {label:?})"),
+            e,
+        )
+    })
 }
 
 /// A bind mount of the host path `source` (trusted: it comes from the config) at `dest`.
@@ -332,7 +394,7 @@ fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path, o: &MountOptions) -> Resul
         None
     };
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from("tmpfs"));
-    let data = o.data_string();
+    let data = ctx.labelled(&o.kind, o.data_string());
     // Mounted writable first: /dev gets device nodes and the mode is set below; read-only
     // comes after (for /dev in finalize), like runc.
     let flags = o.flags - MsFlags::MS_RDONLY;
@@ -343,7 +405,8 @@ fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path, o: &MountOptions) -> Resul
         Some("tmpfs"),
         flags,
         data.as_deref(),
-    )?;
+    )
+    .map_err(|e| ctx.label_hint(&o.kind, e))?;
     let top = ctx
         .root
         .open_path(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;

@@ -91,6 +91,12 @@ const FLAGS: &[(&str, bool, MsFlags)] = &[
     ("norelatime", true, MsFlags::MS_RELATIME),
     ("nostrictatime", true, MsFlags::MS_STRICTATIME),
     ("nosuid", false, MsFlags::MS_NOSUID),
+    // nix 0.32 has no name for MS_NOSYMFOLLOW (Linux 5.10); runc accepts it.
+    (
+        "nosymfollow",
+        false,
+        MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+    ),
     ("rbind", false, MsFlags::MS_BIND.union(MsFlags::MS_REC)),
     ("relatime", false, MsFlags::MS_RELATIME),
     ("remount", false, MsFlags::MS_REMOUNT),
@@ -135,6 +141,12 @@ const RECURSIVE_ATIME: &[(&str, u64)] = &[
     ("rrelatime", libc::MOUNT_ATTR_RELATIME),
     ("rnoatime", libc::MOUNT_ATTR_NOATIME),
     ("rstrictatime", libc::MOUNT_ATTR_STRICTATIME),
+    // runc accepts these three too. The access-time field is one value, not bits: "not
+    // noatime", "not relatime" and "not strictatime" can only mean the kernel's default,
+    // relatime (runc clears a single bit, which mount_setattr refuses with EINVAL).
+    ("ratime", libc::MOUNT_ATTR_RELATIME),
+    ("rnorelatime", libc::MOUNT_ATTR_RELATIME),
+    ("rnostrictatime", libc::MOUNT_ATTR_RELATIME),
 ];
 
 /// Option words (without `=`) that are filesystem data for a given type.
@@ -405,6 +417,10 @@ pub fn render_flags(flags: MsFlags) -> String {
         (MsFlags::MS_I_VERSION, "MS_I_VERSION"),
         (MsFlags::MS_STRICTATIME, "MS_STRICTATIME"),
         (MsFlags::MS_LAZYTIME, "MS_LAZYTIME"),
+        (
+            MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+            "MS_NOSYMFOLLOW",
+        ),
     ];
     let parts: Vec<&str> = NAMES
         .iter()
