@@ -226,6 +226,9 @@ check "events: deleted with its cgroup" gone oom-events
 # a RAM disk for the memory+swap check, only while they run (the other checks assume none);
 # loop devices for the block I/O throttles. A test that skips here is a failure.
 insmod /lab/loop.ko || echo "lab: insmod loop.ko failed"
+# BFQ (a module in Debian's kernel): the blockIO.weight effect test sets it on its loop device.
+# Loaded only now: with BFQ the weight goes to io.bfq.weight, the io check above wants io.weight.
+[ ! -e /lab/bfq.ko ] || insmod /lab/bfq.ko || echo "lab: insmod bfq.ko failed"
 if mkswap /dev/ram1 >/dev/null 2>&1 && swapon /dev/ram1; then :; else bad "swap on /dev/ram1"; fi
 for t in cgroup_effects cgroups_vs_runc; do
     HUSK_TEST_RUNTIME=/bin/husk HUSK_TEST_RUNC="$(command -v runc)" \
