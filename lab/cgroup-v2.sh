@@ -30,7 +30,8 @@ fi
 ensure_rust
 
 kdir=$lab/kernel
-if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ] || [ ! -e "$kdir/loop.ko" ]; then
+if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ] || [ ! -e "$kdir/loop.ko" ] ||
+    [ ! -e "$kdir/bfq.ko" ]; then
     log "fetching Debian's kernel"
     # The newest 6.1.0-N-amd64 image Debian 12 has: N moves with point releases.
     pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
@@ -45,6 +46,8 @@ if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ] || [ ! -e "$kdir/loop.ko"
     cp "$kdir"/x/lib/modules/*/kernel/drivers/block/brd.ko "$kdir/brd.ko"
     # loop: the conformance device cases use /dev/loop-control.
     cp "$kdir"/x/lib/modules/*/kernel/drivers/block/loop.ko "$kdir/loop.ko"
+    # bfq: the I/O scheduler the blockIO.weight effect test puts on its loop device.
+    cp "$kdir"/x/lib/modules/*/kernel/block/bfq.ko "$kdir/bfq.ko"
     echo "$pkg" > "$kdir/package"
     rm -rf "$kdir/x" "$kdir"/*.deb
 fi
@@ -93,7 +96,7 @@ while read -r name exe; do
 done <<<"$cli_tests"
 [ -x "$root/lab/husk-cgroup_effects" ] && [ -x "$root/lab/husk-cgroups_vs_runc" ] ||
     { echo "lab: the CLI cgroup tests did not build" >&2; exit 1; }
-cp "$kdir/brd.ko" "$kdir/loop.ko" "$root/lab/"
+cp "$kdir/brd.ko" "$kdir/loop.ko" "$kdir/bfq.ko" "$root/lab/"
 strip -o "$root/lab/husk-conformance" "$conformance_bin"
 # Debian's runc with its shared libraries (same paths), the conformance baseline.
 runc_bin=$(command -v runc)

@@ -232,7 +232,7 @@ insmod /lab/loop.ko || echo "lab: insmod loop.ko failed"
 if mkswap /dev/ram1 >/dev/null 2>&1 && swapon /dev/ram1; then :; else bad "swap on /dev/ram1"; fi
 for t in cgroup_effects cgroups_vs_runc; do
     HUSK_TEST_RUNTIME=/bin/husk HUSK_TEST_RUNC="$(command -v runc)" \
-        /lab/husk-$t --test-threads=1 --nocapture >/tmp/$t.log 2>&1
+        /lab/husk-$t --test-threads=2 --nocapture >/tmp/$t.log 2>&1
     rc=$?
     # Each failure with the lines after its panic (the message, left/right).
     grep -E -A6 '^(thread .* panicked|SKIPPED)' /tmp/$t.log | grep -v '^ *[0-9]*: \|^ *at \|^stack\|^note:' |
@@ -241,7 +241,7 @@ for t in cgroup_effects cgroups_vs_runc; do
     n=$(echo "$res" | sed -n 's/.* \([0-9]*\) passed;.*/\1/p')
     m=$(echo "$res" | sed -n 's/.* \([0-9]*\) failed;.*/\1/p')
     if [ -n "$n" ] && [ -n "$m" ]; then
-        echo "lab: $t: $n passed, $m failed (exit $rc)"
+        echo "lab: $t: $n passed, $m failed (exit $rc), $(echo "$res" | sed -n 's/.*\(finished in .*\)/\1/p')"
         pass=$((pass + n))
         fail=$((fail + m))
     else

@@ -639,9 +639,10 @@ fn read_bytes(env: &TestEnv, id: &str, maj: u64, min: u64) -> u64 {
         .sum()
 }
 
-/// blockIO.weight: two containers reading the same loop device (with the BFQ scheduler) as
-/// fast as they can share it by weight: 1000 gets well over twice what 100 gets (counted by
-/// `events --stats`). Skipped where BFQ is not available for the device.
+/// blockIO.weight and weightDevice: two containers reading the same loop device (with the BFQ
+/// scheduler) as fast as they can share it by weight: 1000 gets well over twice what 100 gets
+/// (counted by `events --stats`); then per-device weights that override the weights the other
+/// way round turn the split around. Skipped where BFQ is not available for the device.
 #[test]
 fn blkio_weight_divides_a_contended_device() {
     if !can_run_containers("blkio_weight") {
@@ -666,45 +667,65 @@ fn blkio_weight_divides_a_contended_device() {
     use std::os::unix::fs::MetadataExt as _;
     let rdev = fs::metadata(&lo.0).unwrap().rdev();
     let (maj, min) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
-    let mut ids = Vec::new();
-    for (name, weight) in [("heavy", 1000), ("light", 100)] {
-        let mut c =
-            sh("while :; do dd if=/dev/xblk of=/dev/null bs=4k iflag=direct 2>/dev/null; done");
-        c["mounts"].as_array_mut().unwrap().push(
-            json!({"destination": "/dev/xblk", "type": "bind", "source": lo.0, "options": ["bind"]}),
+    let dev = |w: u16| json!([{"major": maj, "minor": min, "weight": w}]);
+    // Round 1: the weights. Round 2: per-device weights override them, the other way round.
+    let rounds = [
+        ("weight", json!({"weight": 1000}), json!({"weight": 100})),
+        (
+            "weightDevice",
+            json!({"weight": 100, "weightDevice": dev(1000)}),
+            json!({"weight": 1000, "weightDevice": dev(100)}),
+        ),
+    ];
+    for (round, heavy, light) in rounds {
+        let mut ids = Vec::new();
+        for (name, blkio) in [("heavy", heavy), ("light", light)] {
+            let mut c =
+                sh("while :; do dd if=/dev/xblk of=/dev/null bs=4k iflag=direct 2>/dev/null; done");
+            c["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"destination": "/dev/xblk",
+                "type": "bind", "source": lo.0, "options": ["bind"]}));
+            c["linux"]["resources"]["devices"]
+                .as_array_mut()
+                .unwrap()
+                .push(
+                    json!({"allow": true, "type": "b", "major": maj, "minor": min, "access": "r"}),
+                );
+            c["linux"]["resources"]["blockIO"] = blkio;
+            let name = format!("{round}-{name}");
+            let b = env.bundle_with(&name, c);
+            b.write();
+            let id = env.id(&name);
+            env.run_detached(&id, &b);
+            ids.push(id);
+        }
+        let before: Vec<u64> = ids
+            .iter()
+            .map(|id| read_bytes(&env, id, maj, min))
+            .collect();
+        std::thread::sleep(Duration::from_millis(2000));
+        let done: Vec<u64> = ids
+            .iter()
+            .zip(&before)
+            .map(|(id, b)| read_bytes(&env, id, maj, min) - b)
+            .collect();
+        // Stop the readers before the next round (and before the loop device goes).
+        for id in &ids {
+            let _ = env.run(&["delete", "--force", id]);
+        }
+        println!("blkio {round} 1000 vs 100: {done:?} bytes read in 2 s");
+        assert!(
+            done[1] > 0,
+            "{round}: the light reader read nothing: {done:?}"
         );
-        c["linux"]["resources"]["devices"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"allow": true, "type": "b", "major": maj, "minor": min, "access": "r"}));
-        c["linux"]["resources"]["blockIO"] = json!({"weight": weight});
-        let b = env.bundle_with(name, c);
-        b.write();
-        let id = env.id(name);
-        env.run_detached(&id, &b);
-        ids.push(id);
-    }
-    let before: Vec<u64> = ids
-        .iter()
-        .map(|id| read_bytes(&env, id, maj, min))
-        .collect();
-    std::thread::sleep(Duration::from_millis(2000));
-    let done: Vec<u64> = ids
-        .iter()
-        .zip(&before)
-        .map(|(id, b)| read_bytes(&env, id, maj, min) - b)
-        .collect();
-    // Stop the readers before the loop device goes.
-    for id in &ids {
-        let _ = env.run(&["delete", "--force", id]);
+        assert!(
+            done[0] as f64 / done[1] as f64 > 2.0,
+            "{round}: 1000 vs 100 should split the device ~10:1, got {done:?} bytes"
+        );
     }
     let _ = fs::write(&sched, "none");
-    println!("blkio weight 1000 vs 100: {done:?} bytes read in 2 s");
-    assert!(done[1] > 0, "the light reader read nothing: {done:?}");
-    assert!(
-        done[0] as f64 / done[1] as f64 > 2.0,
-        "weights 1000 vs 100 should split the device ~10:1, got {done:?} bytes"
-    );
 }
 
 /// blockIO.leafWeight: v1 kernels since 5.0 have no blkio.leaf_weight (it went with CFQ); runc
