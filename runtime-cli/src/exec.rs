@@ -107,7 +107,9 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, String> {
     Ok(ExecOptions {
         process,
         args: a.command.clone(),
-        tty: a.tty,
+        // With --process the JSON's `terminal` decides, and runc ignores --tty: conmon passes
+        // `--process FILE --tty --console-socket S` for `podman exec -t` (compat.md).
+        tty: a.tty && a.process.is_none(),
         cwd: a.cwd.clone(),
         env: a.env.clone(),
         user: a.user.as_deref().map(parse_user).transpose()?,

@@ -65,6 +65,9 @@ pub fn run(cli: &Cli, log: &mut Logger, a: &RunArgs) -> CmdResult {
     for w in c.warnings() {
         log.warn(w);
     }
+    if let Some(host) = create::notify_socket() {
+        c.notify_socket(host);
+    }
     log.debug(format!(
         "created {} pid {}",
         a.create.id,

@@ -18,6 +18,7 @@ use crate::{Error, Result};
 mod create;
 mod exec;
 mod lifecycle;
+mod notify;
 
 pub use exec::{ExecDefaults, ExecOptions, ExecProcess};
 
@@ -109,6 +110,8 @@ pub struct ContainerBuilder {
     pub(crate) preserve_fds: u32,
     pub(crate) systemd_cgroup: bool,
     pub(crate) detached: bool,
+    pub(crate) notify_socket: Option<PathBuf>,
+    pub(crate) listen_fds: u32,
 }
 
 impl ContainerBuilder {
@@ -125,6 +128,8 @@ impl ContainerBuilder {
             preserve_fds: 0,
             systemd_cgroup: false,
             detached: true,
+            notify_socket: None,
+            listen_fds: 0,
         }
     }
     /// The state root (`--root`), default [`DEFAULT_STATE_ROOT`].
@@ -169,6 +174,21 @@ impl ContainerBuilder {
         self.detached = yes;
         self
     }
+    /// The caller's `NOTIFY_SOCKET` (runc's sd_notify proxy): the container gets a socket of
+    /// its own at `/run/notify/notify.sock` (`NOTIFY_SOCKET` set for its process), which
+    /// [`Container::start`] relays to the host's socket; see [`Container::notify_socket`].
+    pub fn notify_socket(mut self, host_socket: impl Into<PathBuf>) -> Self {
+        self.notify_socket = Some(host_socket.into());
+        self
+    }
+    /// Socket activation: the caller's fds 3..3+n (systemd's `LISTEN_FDS`, meant for this
+    /// process) go to the container process, before any `--preserve-fds` ones, with
+    /// `LISTEN_FDS=n` and `LISTEN_PID` set to the process' own pid (1 in a new pid namespace,
+    /// what runc sets).
+    pub fn listen_fds(mut self, n: u32) -> Self {
+        self.listen_fds = n;
+        self
+    }
     /// Create the container: validate the bundle, create cgroup and namespaces, prepare the
     /// root filesystem, and leave init blocked until [`Container::start`].
     ///
@@ -190,6 +210,8 @@ pub struct Container {
     warnings: Vec<String>,
     /// The pty master of a foreground container with a terminal.
     console: Option<OwnedFd>,
+    /// The host's sd_notify socket for [`Container::start`] to relay to.
+    notify_host: Option<PathBuf>,
 }
 
 impl Container {
@@ -220,6 +242,7 @@ impl Container {
             child: false,
             warnings: Vec::new(),
             console: None,
+            notify_host: None,
         })
     }
 
@@ -296,7 +319,7 @@ impl Container {
     /// # Errors
     /// [`Error::WrongState`] when the container is not `created`.
     pub fn start(&mut self) -> Result<()> {
-        let _lock = self.dir.lock()?;
+        let lock = self.dir.lock()?;
         match self.status() {
             Status::Created => {}
             Status::Stopped => return Err(self.wrong("cannot start a container that has stopped")),
@@ -305,6 +328,10 @@ impl Container {
             }
             _ => return Err(self.wrong("cannot start an already running container")),
         }
+        let relay = match &self.notify_host {
+            Some(host) => notify::Relay::bind(&self.dir, host)?,
+            None => None,
+        };
         let fifo = match lifecycle::release_fifo(&self.dir, self.state.pid) {
             Ok(f) => f,
             Err(e) => {
@@ -334,7 +361,28 @@ impl Container {
             let failed = crate::hooks::run_all("poststart", poststart, &self.hook_state());
             self.warnings.extend(failed.iter().map(|e| e.to_string()));
         }
+        // The wait for READY may be long: `delete` and others must not queue behind it.
+        drop(lock);
+        if let Some(relay) = relay {
+            // As runc: after the poststart hooks. A foreground `run` stays the main process.
+            let main_pid = if self.child {
+                std::process::id()
+            } else {
+                self.state.pid as u32
+            };
+            relay.forward(self.state.pid, main_pid)?;
+        }
         Ok(())
+    }
+
+    /// Relay the container's sd_notify `READY=` to `host_socket` during [`Container::start`]
+    /// (runc reads `NOTIFY_SOCKET` from `start`'s environment). Only a container created with
+    /// [`ContainerBuilder::notify_socket`] has a socket to listen on; for others this does
+    /// nothing. `start` then returns once the container said `READY=` or exited, after sending
+    /// the `READY=` line and `MAINPID=<container pid>` (the runtime's own pid for a foreground
+    /// `run`, which stays the main process) to the host.
+    pub fn notify_socket(&mut self, host_socket: impl Into<PathBuf>) {
+        self.notify_host = Some(host_socket.into());
     }
 
     fn wrong(&self, msg: &str) -> Error {

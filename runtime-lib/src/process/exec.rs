@@ -260,6 +260,7 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
     nix::unistd::setsid().map_err(|e| sys_err("setsid()", e))?;
     if !cfg.no_new_keyring {
         let name = CString::new(format!("_ses.{}", cfg.id)).unwrap_or_default();
+        // Joins init's keyring (found by name: init made it searchable), as runc does.
         let joined = security::lsm::with_key_label(process, || {
             crate::sys::process::join_session_keyring(&name)
         })

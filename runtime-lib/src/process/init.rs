@@ -19,6 +19,9 @@ use crate::rootfs::{self, RootfsOptions};
 use crate::security::{self, CapSets};
 use crate::sys::process::{clone3_fork, exit_now, Forked};
 
+/// `KEY_USR_SEARCH` of keyctl(2)'s permission mask.
+const KEY_USR_SEARCH: u32 = 0x0008_0000;
+
 /// Entry point of the forked child.
 pub(super) fn child_main(cfg: &InitConfig<'_>, ch: Channel) -> ! {
     let ready = std::cell::Cell::new(false);
@@ -146,6 +149,11 @@ fn init(
         })
         .map_err(|e| fail(e.to_string(), e.errno()))?;
         match joined {
+            // As runc: the owner may search the keyring (KEY_USR_SEARCH), so that `exec`'s
+            // join by the same name finds it and exec'd processes share init's keyring
+            // instead of each getting a new one.
+            Ok(serial) => crate::sys::process::key_add_perm(serial, KEY_USR_SEARCH)
+                .map_err(|e| sys_err(format!("keyctl(KEYCTL_SETPERM, {serial}, +search)"), e))?,
             Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
                 return Err(sys_err("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", e))
             }
@@ -225,13 +233,28 @@ fn init(
         "config.json",
     )?;
 
-    // S2: nothing but stdio and the preserved fds may reach the container process. The
-    // preserved ones are passed even if the caller had them close-on-exec, as runc does.
-    for fd in 3..3 + cfg.preserve_fds as i32 {
-        crate::sys::process::clear_cloexec(fd)
-            .map_err(|e| sys_err(format!("fcntl({fd}, F_SETFD, 0) for --preserve-fds"), e))?;
+    // Socket activation, as runc: the listen fds come first (3..), then the preserved ones.
+    let mut env = env;
+    if cfg.listen_fds > 0 {
+        super::set_env(&mut env, format!("LISTEN_FDS={}", cfg.listen_fds));
+        // The process' own pid, as sd_listen_fds(3) checks it: 1 in a new pid namespace (what
+        // runc always sets), the real one when the host's pid namespace is shared.
+        let pid = nix::unistd::getpid();
+        super::set_env(&mut env, format!("LISTEN_PID={pid}"));
     }
-    crate::sys::process::cloexec_from(3 + cfg.preserve_fds)
+    // S2: nothing but stdio, the listen fds and the preserved fds may reach the container
+    // process. They are passed even if the caller had them close-on-exec, as runc does.
+    let passed = cfg.listen_fds + cfg.preserve_fds;
+    for fd in 3..3 + passed as i32 {
+        let what = if (fd - 3) < cfg.listen_fds as i32 {
+            "LISTEN_FDS"
+        } else {
+            "--preserve-fds"
+        };
+        crate::sys::process::clear_cloexec(fd)
+            .map_err(|e| sys_err(format!("fcntl({fd}, F_SETFD, 0) for {what}"), e))?;
+    }
+    crate::sys::process::cloexec_from(3 + passed)
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
     // AppArmor/SELinux take effect at execve; written now, before Ready, so that a profile
     // the kernel does not know fails `create` (as with runc), through the trusted procfs (S6).

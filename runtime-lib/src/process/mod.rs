@@ -42,6 +42,8 @@ pub(crate) struct InitConfig<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Socket-activation fds (`LISTEN_FDS`): fds 3..3+n, before the preserved ones.
+    pub listen_fds: u32,
     /// `O_PATH` fd of the exec fifo.
     pub fifo: &'a OwnedFd,
     /// The connected console socket, when `process.terminal` is set.
@@ -303,6 +305,15 @@ pub(crate) fn look_path(name: &str, env: &[String]) -> Result<std::path::PathBuf
     ))
 }
 
+/// Replace `NAME=...` in `env` (every occurrence) by `value`, or append it: the runtime's value
+/// wins over the bundle's, as in runc where it is set last.
+pub(crate) fn set_env(env: &mut Vec<String>, value: String) {
+    let name = value.split_once('=').map_or(value.as_str(), |(n, _)| n);
+    let prefix = format!("{name}=");
+    env.retain(|e| !e.starts_with(&prefix));
+    env.push(value);
+}
+
 /// The most of `/etc/passwd` read to find a home directory (S9: the file is the image's).
 const PASSWD_MAX: u64 = 1 << 20;
 
@@ -343,6 +354,21 @@ fn passwd_home(path: &str, uid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_env_replaces_every_copy() {
+        let mut env = vec![
+            "A=1".to_string(),
+            "NOTIFY=x".into(),
+            "NOTIFY_SOCKET=/a".into(),
+        ];
+        env.push("NOTIFY_SOCKET=/b".into());
+        set_env(&mut env, "NOTIFY_SOCKET=/run/notify/notify.sock".into());
+        assert_eq!(
+            env,
+            ["A=1", "NOTIFY=x", "NOTIFY_SOCKET=/run/notify/notify.sock"]
+        );
+    }
 
     #[test]
     fn look_path_like_go() {
