@@ -93,6 +93,11 @@ pub fn run(cli: &Cli, log: &mut Logger, a: &CreateArgs) -> CmdResult {
         a.bundle.display()
     ));
     let c = builder(cli, a)?.create().map_err(err_msg)?;
+    // What was tolerated but not applied (a cgroup field this host cannot honour, ...):
+    // never silently.
+    for w in c.warnings() {
+        log.warn(w);
+    }
     log.debug(format!("created {} pid {}", a.id, c.pid().unwrap_or(0)));
     Ok(0)
 }

@@ -62,6 +62,9 @@ const FORWARDED: &[Signal] = &[
 pub fn run(cli: &Cli, log: &mut Logger, a: &RunArgs) -> CmdResult {
     let builder = create::builder(cli, &a.create)?.detached(a.detach);
     let mut c = builder.create().map_err(err_msg)?;
+    for w in c.warnings() {
+        log.warn(w);
+    }
     if let Some(host) = create::notify_socket() {
         c.notify_socket(host);
     }

@@ -9,6 +9,7 @@ use husk::Container;
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 
+use crate::logging::Logger;
 use crate::{err_msg, Cli, CmdResult};
 
 /// `update` arguments (runc's names).
@@ -26,8 +27,8 @@ pub struct UpdateArgs {
     /// Memory soft limit
     #[arg(long)]
     pub memory_reservation: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(long)]
+    /// CPU shares (relative weight); runc's name is --cpu-share
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds (-1: unlimited)
     #[arg(long, allow_hyphen_values = true)]
@@ -35,6 +36,12 @@ pub struct UpdateArgs {
     /// CPU CFS period in microseconds
     #[arg(long)]
     pub cpu_period: Option<u64>,
+    /// CPU real-time period in microseconds (cgroup v1)
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU real-time runtime in microseconds (cgroup v1; -1: unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
     /// CPUs to use (0-3, 0,1)
     #[arg(long)]
     pub cpuset_cpus: Option<String>,
@@ -47,30 +54,46 @@ pub struct UpdateArgs {
     /// Block IO weight (10-1000)
     #[arg(long)]
     pub blkio_weight: Option<u16>,
+    /// Intel RDT/CAT L3 cache schema (not supported: refused)
+    #[arg(long)]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema (not supported: refused)
+    #[arg(long)]
+    pub mem_bw_schema: Option<String>,
     /// The container id
     pub id: String,
 }
 
 /// Run `update`.
-pub fn run(cli: &Cli, a: &UpdateArgs) -> CmdResult {
+pub fn run(cli: &Cli, log: &mut Logger, a: &UpdateArgs) -> CmdResult {
     let resources = resources_of(a)?;
     let mut c = Container::load(&cli.root, &a.id).map_err(err_msg)?;
+    let before = c.warnings().len();
     c.update(&resources).map_err(err_msg)?;
+    // Fields of the update this host cannot honour but tolerates (as runc does): logged.
+    for w in &c.warnings()[before..] {
+        log.warn(w);
+    }
     Ok(0)
 }
 
 fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        return Err(
+            "--l3-cache-schema/--mem-bw-schema: Intel RDT (linux.intelRdt) is not supported".into(),
+        );
+    }
+    // As runc: with --resources, the individual flags are ignored.
     let mut v = match a.resources.as_deref() {
         Some("-") => {
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)
                 .map_err(|e| format!("read stdin: {e}"))?;
-            serde_json::from_str(&s).map_err(|e| format!("resources: {e}"))?
+            return parse(&s);
         }
         Some(f) => {
-            let s = std::fs::read_to_string(f).map_err(|e| format!("open {f}: {e}"))?;
-            serde_json::from_str(&s).map_err(|e| format!("resources: {e}"))?
+            return parse(&std::fs::read_to_string(f).map_err(|e| format!("open {f}: {e}"))?)
         }
         None => Value::Object(Map::new()),
     };
@@ -96,6 +119,12 @@ fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
     }
     if let Some(p) = a.cpu_period {
         set("cpu", "period", json!(p));
+    }
+    if let Some(p) = a.cpu_rt_period {
+        set("cpu", "realtimePeriod", json!(p));
+    }
+    if let Some(r) = a.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", json!(r));
     }
     if let Some(c) = &a.cpuset_cpus {
         set("cpu", "cpus", json!(c));
@@ -161,6 +190,13 @@ fn drop_unset_zeros(v: &mut Value) {
             obj.remove("pids");
         }
     }
+}
+
+fn parse(text: &str) -> Result<LinuxResources, String> {
+    let mut v: Value = serde_json::from_str(text).map_err(|e| format!("resources: {e}"))?;
+    drop_unset_zeros(&mut v);
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| format!("resources.{}: {}", e.path(), e.inner()))
 }
 
 /// Bytes with an optional binary-unit suffix (`k`, `m`, `g`, `t`, with or without `b`), as
