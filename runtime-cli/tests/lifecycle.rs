@@ -875,3 +875,56 @@ fn update_and_events() {
         "no oom event in:\n{seen}"
     );
 }
+
+/// `kill --all` ends a container whose processes keep forking: the runtime freezes the cgroup
+/// while it reads the process list and signals it (as runc does), so no child forked in
+/// between escapes the signal. Without the freeze this passes most of the time too (the race
+/// window is short); it is here so that a regression shows up as a flaky leftover process.
+#[test]
+fn kill_all_ends_a_forking_container() {
+    if !can_run_containers("kill_all_ends_a_forking_container") {
+        return;
+    }
+    let env = TestEnv::new("forking");
+    let id = env.id("fork");
+    let mut config = base_config(&["sh", "-c", "while :; do sleep 1000 & done"]);
+    config["linux"]["resources"]["pids"] = serde_json::json!({"limit": 300});
+    config["linux"]["cgroupsPath"] = serde_json::json!(format!("/husk-test/{id}"));
+    // A shared pid namespace: the kill of init alone would not end the children.
+    config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    let b = env.bundle_with("b", config);
+    b.write();
+    env.run_detached(&id, &b);
+    let procs = |id: &str| -> Vec<i32> {
+        let p = cgroups_named(id)
+            .into_iter()
+            .find(|d| d.starts_with("/sys/fs/cgroup/pids"))
+            .expect("the container's pids cgroup");
+        fs::read_to_string(p.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect()
+    };
+    assert!(
+        wait_until(WAIT, || procs(&id).len() > 50),
+        "the container never forked: {:?}",
+        procs(&id)
+    );
+    let out = env.run(&["kill", "--all", &id, "9"]);
+    assert!(
+        out.status.success(),
+        "kill --all: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait_until(WAIT, || procs(&id).is_empty()),
+        "processes outlived kill --all: {:?}",
+        procs(&id)
+    );
+    env.wait_status(&id, "stopped");
+    assert!(env.run(&["delete", &id]).status.success());
+}

@@ -413,19 +413,32 @@ impl Container {
         if status == Status::Stopped && self.state.cgroup.is_none() {
             return Ok(());
         }
-        let sent = self.send(signal, all);
+        let sent = self.send(signal, all, status == Status::Paused);
         if sent.is_ok() && status == Status::Paused && signal == Signal::SIGKILL {
             self.cgroup()?.thaw()?;
         }
         sent
     }
 
-    fn send(&self, signal: Signal, all: bool) -> Result<()> {
+    fn send(&self, signal: Signal, all: bool, paused: bool) -> Result<()> {
         if all {
             if let Some(cg) = &self.state.cgroup {
-                for pid in cgroups::from_config(cg).pids()? {
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+                // Frozen while the list is read and signalled, as runc does: a process that
+                // forks in between would otherwise escape the signal (a fork bomb outruns
+                // any loop over cgroup.procs). A paused container stays paused; thawing it
+                // after SIGKILL is `kill`'s business.
+                let m = cgroups::from_config(cg);
+                let froze = !paused && m.freeze().is_ok();
+                let pids = m.pids();
+                if let Ok(pids) = &pids {
+                    for pid in pids {
+                        let _ = nix::sys::signal::kill(Pid::from_raw(*pid), signal);
+                    }
                 }
+                if froze {
+                    m.thaw()?;
+                }
+                pids?;
                 return Ok(());
             }
         }
