@@ -11,40 +11,17 @@ use std::fs;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use common::*;
-
-/// The static sd_notify client (tests/probes/sd_notify.rs), built with rustc into cargo's test
-/// tmp dir (rebuilt when the source is newer; written under a temp name and renamed, as test
-/// binaries for husk and runc may build it at once): busybox has no way to send a unix
-/// datagram. None (SKIPPED) without rustc.
-fn probe() -> Option<&'static Path> {
-    static PROBE: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PROBE
-        .get_or_init(|| {
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/sd_notify.rs");
-            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sd_notify");
-            let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
-            if mtime(&out).is_some() && mtime(&out) >= mtime(&src) {
-                return Some(out);
-            }
-            let tmp = out.with_extension(std::process::id().to_string());
-            let ok = Command::new("rustc")
-                .args(["-O", "-C", "target-feature=+crt-static", "-o"])
-                .arg(&tmp)
-                .arg(&src)
-                .status()
-                .is_ok_and(|s| s.success());
-            (ok && fs::rename(&tmp, &out).is_ok()).then_some(out)
-        })
-        .as_deref()
-}
 
 /// A busybox bundle running `script` with the probe at /bin/sd_notify.
 fn notify_bundle(env: &TestEnv, name: &str, script: &str) -> Bundle {
     let b = env.bundle(name, &["sh", "-c", script]);
-    fs::copy(probe().expect("probe"), b.rootfs().join("bin/sd_notify")).unwrap();
+    fs::copy(
+        sd_notify_probe().expect("probe"),
+        b.rootfs().join("bin/sd_notify"),
+    )
+    .unwrap();
     b
 }
 
@@ -88,7 +65,7 @@ fn can_notify(test: &str) -> bool {
     if !can_run_containers(test) {
         return false;
     }
-    if probe().is_none() {
+    if sd_notify_probe().is_none() {
         skip(test, "rustc could not build tests/probes/sd_notify.rs");
         return false;
     }

@@ -12,8 +12,7 @@ use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Stdio;
 
 use common::*;
 use serde_json::{json, Value};
@@ -165,31 +164,6 @@ fn userns_missing_bind_source_fails_cleanly() {
     assert_nothing_left(&env, &id, &before);
 }
 
-/// The static sd_notify client (tests/probes/sd_notify.rs, as in tests/notify.rs), built with
-/// rustc into cargo's test tmp dir under a temp name and renamed (other test binaries may
-/// build it at once). None (SKIPPED) without rustc.
-fn probe() -> Option<&'static Path> {
-    static PROBE: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PROBE
-        .get_or_init(|| {
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/sd_notify.rs");
-            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sd_notify");
-            let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
-            if mtime(&out).is_some() && mtime(&out) >= mtime(&src) {
-                return Some(out);
-            }
-            let tmp = out.with_extension(format!("u{}", std::process::id()));
-            let ok = Command::new("rustc")
-                .args(["-O", "-C", "target-feature=+crt-static", "-o"])
-                .arg(&tmp)
-                .arg(&src)
-                .status()
-                .is_ok_and(|s| s.success());
-            (ok && fs::rename(&tmp, &out).is_ok()).then_some(out)
-        })
-        .as_deref()
-}
-
 /// `NOTIFY_SOCKET` with a user namespace: the runtime binds `<root>/<id>/notify` (its state
 /// folder is root-only) at `/run/notify`; the container's READY=1 reaches the host socket on
 /// `start`.
@@ -199,7 +173,7 @@ fn userns_notify_socket_is_relayed() {
     if !can_run_containers(test) {
         return;
     }
-    let Some(probe) = probe() else {
+    let Some(probe) = sd_notify_probe() else {
         skip(test, "rustc could not build tests/probes/sd_notify.rs");
         return;
     };

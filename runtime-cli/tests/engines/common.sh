@@ -191,6 +191,15 @@ umount_under() {
     return 0
 }
 
+kill_cgroup_leftovers() {
+    # kill_cgroup_leftovers NAME: thaw the containers below cgroup NAME (a failed check may
+    # leave one frozen: a frozen v1 task acts on no signal) and SIGKILL what is left in them.
+    local p
+    for p in /sys/fs/cgroup/freezer/"$1"/*/freezer.state; do [ -f "$p" ] && echo THAWED > "$p"; done
+    for p in $(cat /sys/fs/cgroup/pids/"$1"/*/cgroup.procs 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    return 0
+}
+
 rm_cgroups() {
     # rm_cgroups NAME: remove the cgroup NAME (and everything below it) in every v1 hierarchy
     # and in cgroup2, deepest first; cgroups with processes left in them stay (and are listed).

@@ -63,8 +63,7 @@ cleanup() {
     # shellcheck disable=SC2046
     kill_wait 5 $(pids_with_arg "$SOCK")
     # Container processes left in our cgroups (a failed check may leave one frozen).
-    for p in /sys/fs/cgroup/freezer/"$NS"/*/freezer.state; do [ -f "$p" ] && echo THAWED > "$p"; done
-    for p in $(cat /sys/fs/cgroup/pids/"$NS"/*/cgroup.procs 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    kill_cgroup_leftovers "$NS"
     umount_under "$WORK"
     rm_cgroups "$NS"
     # The default runtime root, used when ctr drops --runc-root (see the start of containerd).

@@ -59,8 +59,7 @@ cleanup() {
     # Its containerd and the shims (they outlive containerd by design): ours name our dirs.
     # shellcheck disable=SC2046
     kill_wait 5 $(pids_with_arg "$DK/exec/containerd")
-    for p in /sys/fs/cgroup/freezer/"$CGP"/*/freezer.state; do [ -f "$p" ] && echo THAWED > "$p"; done
-    for p in $(cat /sys/fs/cgroup/pids/"$CGP"/*/cgroup.procs 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    kill_cgroup_leftovers "$CGP"
     # overlay2 layers, network namespace files, shm: unmount before removing anything.
     umount_under "$WORK"
     rm_cgroups "$CGP"
