@@ -8,7 +8,7 @@
 #   HUSK_SKIP_INSTALL=1   do not apt-get install anything
 #   LAB_DIR=DIR           work/cache directory (default target/cgroup-v2-lab): the kernel .deb,
 #                         the static build (its own target dir, so the normal cache is kept)
-#   LAB_TIMEOUT=SECONDS   the VM's wall-time limit (default 300)
+#   LAB_TIMEOUT=SECONDS   the VM's wall-time limit (default 420; a run takes ~250 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -17,7 +17,7 @@ need_root
 
 start=$(date +%s)
 lab=${LAB_DIR:-$repo/target/cgroup-v2-lab}
-timeout_s=${LAB_TIMEOUT:-300}
+timeout_s=${LAB_TIMEOUT:-420}
 mkdir -p "$lab"
 
 # --- 1. packages and Debian's kernel -------------------------------------------------------
@@ -30,7 +30,8 @@ fi
 ensure_rust
 
 kdir=$lab/kernel
-if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ] || [ ! -e "$kdir/loop.ko" ]; then
+if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ] || [ ! -e "$kdir/loop.ko" ] ||
+    [ ! -e "$kdir/bfq.ko" ]; then
     log "fetching Debian's kernel"
     # The newest 6.1.0-N-amd64 image Debian 12 has: N moves with point releases.
     pkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
@@ -45,6 +46,8 @@ if [ ! -e "$kdir/vmlinuz" ] || [ ! -e "$kdir/brd.ko" ] || [ ! -e "$kdir/loop.ko"
     cp "$kdir"/x/lib/modules/*/kernel/drivers/block/brd.ko "$kdir/brd.ko"
     # loop: the conformance device cases use /dev/loop-control.
     cp "$kdir"/x/lib/modules/*/kernel/drivers/block/loop.ko "$kdir/loop.ko"
+    # bfq: the I/O scheduler the blockIO.weight effect test puts on its loop device.
+    cp "$kdir"/x/lib/modules/*/kernel/block/bfq.ko "$kdir/bfq.ko"
     echo "$pkg" > "$kdir/package"
     rm -rf "$kdir/x" "$kdir"/*.deb
 fi
@@ -63,6 +66,12 @@ lib_tests=$(RUSTFLAGS="-C target-feature=+crt-static" cargo test -q --no-run \
     --target x86_64-unknown-linux-gnu --target-dir "$lab/target" -p husk --lib \
     --message-format=json | jq -r 'select(.profile.test == true and .executable != null) | .executable')
 [ -x "$lib_tests" ] || { echo "lab: no test executable for husk's lib" >&2; exit 1; }
+# The CLI's cgroup system tests (each field by its effect; husk next to runc), run in the VM
+# against /bin/husk.
+cli_tests=$(RUSTFLAGS="-C target-feature=+crt-static" cargo test -q --no-run \
+    --target x86_64-unknown-linux-gnu --target-dir "$lab/target" -p husk-cli \
+    --test cgroup_effects --test cgroups_vs_runc --message-format=json |
+    jq -r 'select(.profile.test == true and .executable != null) | .target.name + " " + .executable')
 # The conformance harness (it embeds its own static probe), for the cgroup-related cases.
 RUSTFLAGS="-C target-feature=+crt-static" cargo build -q --target x86_64-unknown-linux-gnu \
     --target-dir "$lab/target" -p husk-conformance
@@ -82,7 +91,12 @@ for applet in $("$busybox" --list); do
 done
 strip -o "$root/bin/husk" "$husk_bin"
 strip -o "$root/lab/husk-lib-tests" "$lib_tests"
-cp "$kdir/brd.ko" "$kdir/loop.ko" "$root/lab/"
+while read -r name exe; do
+    strip -o "$root/lab/husk-$name" "$exe"
+done <<<"$cli_tests"
+[ -x "$root/lab/husk-cgroup_effects" ] && [ -x "$root/lab/husk-cgroups_vs_runc" ] ||
+    { echo "lab: the CLI cgroup tests did not build" >&2; exit 1; }
+cp "$kdir/brd.ko" "$kdir/loop.ko" "$kdir/bfq.ko" "$root/lab/"
 strip -o "$root/lab/husk-conformance" "$conformance_bin"
 # Debian's runc with its shared libraries (same paths), the conformance baseline.
 runc_bin=$(command -v runc)
@@ -91,7 +105,8 @@ for f in "$runc_bin" $(ldd "$runc_bin" | grep -o '/[^ ]*'); do
 done
 cp lab/vm-init.sh "$root/init"
 cp lab/vm-tests.sh "$root/lab/tests.sh"
-chmod 755 "$root/init" "$root/lab/tests.sh"
+cp lab/vm-tests-v1.sh "$root/lab/tests-v1.sh"
+chmod 755 "$root/init" "$root/lab/tests.sh" "$root/lab/tests-v1.sh"
 # The containers' rootfs (shared, read-only) and one bundle per check: the base spec is
 # husk's own `husk spec`; each check adds its limits and its command (lab/vm-tests.sh).
 scripts/mk-bundle.sh "$root/lab" "$husk_bin" >/dev/null
@@ -106,6 +121,7 @@ bundle() {
         > "$root/lab/bundles/$1/config.json"
 }
 . lab/vm-bundles.sh
+. lab/lsm-host.sh
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$lab/initrd.gz"
 log "initramfs: $(du -h "$lab/initrd.gz" | cut -f1)"
 
@@ -116,7 +132,7 @@ vm_start=$(date +%s)
 set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$kdir/vmlinuz" -initrd "$lab/initrd.gz" \
-    -append "console=ttyS0 quiet cgroup_no_v1=all panic=-1" </dev/null 2>&1 |
+    -append "console=ttyS0 quiet cgroup_no_v1=all panic=-1 apparmor=1 security=apparmor" </dev/null 2>&1 |
     tr -d '\r' | tee "$out"
 qemu_rc=${PIPESTATUS[0]}
 set -e
@@ -131,6 +147,41 @@ if [ -z "$result" ]; then
 fi
 passed=$(echo "$result" | awk '{print $2}')
 failed=$(echo "$result" | awk '{print $4}')
+# The LSM checks (lab/vm-lsm.sh) report on their own line: AppArmor in this boot, SELinux
+# in a second short one.
+lsm_selinux_boot "$lab/serial-selinux.log"
+for log_file in "$out" "$lab/serial-selinux.log"; do
+    lsm=$(grep -E '^LSM-RESULT: [0-9]+ passed, [0-9]+ failed$' "$log_file" | tail -n1 || true)
+    if [ -n "$lsm" ]; then
+        passed=$((passed + $(echo "$lsm" | awk '{print $2}')))
+        failed=$((failed + $(echo "$lsm" | awk '{print $4}')))
+        [ "$log_file" = "$out" ] || grep '^FAIL: ' "$log_file" || true
+    else
+        echo "lab: no LSM-RESULT line in $log_file" >&2
+        failed=$((failed + 1))
+    fi
+done
 grep '^FAIL: ' "$out" || true
+
+# --- 5. a cgroup v1 boot: what needs v1 and swap (the build machines have no swap) ---------
+log "booting the same VM with cgroup v1 (swap checks, lab/vm-tests-v1.sh)"
+out1=$lab/serial-v1.log
+vm_start=$(date +%s)
+set +e
+timeout 120 qemu-system-x86_64 -accel tcg -m 1024 -smp 2 -nographic -no-reboot \
+    -kernel "$kdir/vmlinuz" -initrd "$lab/initrd.gz" \
+    -append "console=ttyS0 quiet panic=-1 husk_lab=v1" </dev/null 2>&1 |
+    tr -d '\r' | tee "$out1"
+set -e
+log "v1 VM ran $(( $(date +%s) - vm_start ))s; lab total $(( $(date +%s) - start ))s"
+result=$(grep -E '^LAB-RESULT: [0-9]+ passed, [0-9]+ failed$' "$out1" | tail -n1 || true)
+if [ -n "$result" ]; then
+    passed=$((passed + $(echo "$result" | awk '{print $2}')))
+    failed=$((failed + $(echo "$result" | awk '{print $4}')))
+    grep '^FAIL: ' "$out1" || true
+else
+    echo "lab: no result line from the cgroup v1 VM (serial log: $out1)" >&2
+    failed=$((failed + 1))
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -78,3 +78,9 @@ bundle fields2 '.linux.resources.cpu = {shares: 1024, quota: 50000, period: 1000
     | .process.args = ["sh", "-c", "cd /sys/fs/cgroup; for f in cpu.weight cpu.max.burst memory.max memory.swap.max pids.max hugetlb.2MB.rsvd.max; do echo $f=$(cat $f | tr \" \" _); done"]'
 bundle idle '.linux.resources.cpu = {idle: 1}
     | .process.args = ["sh", "-c", "echo cpu.idle=$(cat /sys/fs/cgroup/cpu.idle)"]'
+
+# events: a 32 MiB container whose init becomes a memory hog once /out/hog exists (the host side
+# starts `husk events` first, then creates the file).
+bundle oom-events '.linux.resources.memory = {limit: 33554432, swap: 33554432}
+    | .mounts += [{destination: "/out", type: "bind", source: "/lab/out", options: ["rbind", "rw"]}]
+    | .process.args = ["sh", "-c", "while [ ! -e /out/hog ]; do sleep 0.1; done; exec tail /dev/zero"]'

@@ -25,12 +25,30 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
-mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+tests=/lab/tests.sh
+if grep -qw husk_lab=v1 /proc/cmdline; then
+    # The cgroup v1 boot (lab/vm-tests-v1.sh): one hierarchy per controller, like the build hosts.
+    mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+    for c in cpu cpuacct cpuset memory devices freezer blkio pids hugetlb; do
+        mkdir -p /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
+    done
+    tests=/lab/tests-v1.sh
+else
+    mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+fi
 mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
-echo "lab: kernel $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+echo "lab: kernel $(uname -r), cgroup controllers: $(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null || ls /sys/fs/cgroup)"
 # The checks run in a child so that this shell stays PID 1 and reaps orphans while it waits.
-sh /lab/tests.sh
+# AppArmor first (lab/vm-lsm.sh: its own LSM-RESULT line), then the cgroup checks; the SELinux
+# boot (lab=selinux) runs only its LSM checks, the cgroup v1 boot (husk_lab=v1) only its own.
+if grep -q 'lab=selinux' /proc/cmdline; then
+    sh /lab/lsm.sh selinux
+    sync
+    poweroff -f
+fi
+[ "$tests" = /lab/tests.sh ] && sh /lab/lsm.sh
+sh $tests
 rc=$?
 [ $rc = 0 ] || echo "lab: tests.sh exited $rc"
 sync

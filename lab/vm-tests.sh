@@ -172,7 +172,9 @@ check "no cgroupns: /proc/self/cgroup shows 0::/husk-lab/no-cgroupns" has "$out"
 
 # io.max: the throttled read takes >= 2 s (2 MiB at 512 KiB/s, less the initial burst the
 # throttle grants), the same read unthrottled well under 1 s.
-if insmod /lab/brd.ko rd_nr=1 rd_size=16384 && [ -b /dev/ram0 ]; then
+# Two RAM disks: ram0 for this check, ram1 for swap (the CLI cgroup tests below). Pages of a
+# RAM disk take memory only once written.
+if insmod /lab/brd.ko rd_nr=2 rd_size=65536 && [ -b /dev/ram0 ]; then
     run io
     check "io: io.max reads '1:0 rbps=524288 ...' inside" has "$out" '^io.max=1:0_rbps=524288_'
     check "io: io.weight 4950 from blockIO.weight 500" has "$out" '^io.weight=default_4950$'
@@ -186,6 +188,70 @@ if insmod /lab/brd.ko rd_nr=1 rd_size=16384 && [ -b /dev/ram0 ]; then
 else
     bad "io: no /dev/ram0 (insmod brd.ko failed)"
 fi
+
+# events: `events --stats` in runc's shape with the limits, and an `oom` line streamed when the
+# OOM killer strikes (the container's init is the hog, so the kill also stops it).
+rm -f /lab/out/hog
+$H run -d --bundle "$B/oom-events" lab-oom-events </dev/null >/dev/null 2>/tmp/oom-events.err
+check "events: husk run -d exits 0" [ $? = 0 ]
+stats=$($H events --stats lab-oom-events 2>&1)
+echo "  [events] $stats" | cut -c1-300
+check "events --stats: one {\"data\":..., \"type\":\"stats\"} line" has "$stats" '^{"data":{.*},"id":"lab-oom-events","type":"stats"}$'
+for k in cpu cpuset memory pids blkio hugetlb intel_rdt network_interfaces; do
+    check "events --stats: has data.$k" has "$stats" "\"$k\":"
+done
+check "events --stats: memory.usage.limit is the 32 MiB limit" has "$stats" '"usage":{[^}]*"limit":33554432'
+check "events --stats: pids.current 1 or 2 (sh, its sleep)" has "$stats" '"pids":{"current":[12][,}]'
+$H events --interval 1s lab-oom-events >/tmp/events.out 2>&1 &
+evpid=$!
+# The first stats line is printed at once: from then on events watches the OOM counter.
+i=0
+while [ ! -s /tmp/events.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+touch /lab/out/hog
+i=0
+while [ "$(status lab-oom-events)" != stopped ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+check "events: the hog was OOM-killed and the container stopped" [ "$(status lab-oom-events)" = stopped ]
+i=0
+while kill -0 $evpid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "events: the stream ends when the container stops" sh -c "! kill -0 $evpid 2>/dev/null"
+kill $evpid 2>/dev/null
+sed 's/^/  [events stream] /' /tmp/events.out | cut -c1-200
+check "events: an {\"id\":...,\"type\":\"oom\"} line was streamed" grep -qx '{"id":"lab-oom-events","type":"oom"}' /tmp/events.out
+$H delete lab-oom-events
+check "events: deleted with its cgroup" gone oom-events
+
+# The CLI's cgroup tests (lab/cgroup-v2.sh built them static) against /bin/husk: every
+# resource field by its effect from inside a container (runtime-cli/tests/cgroup_effects.rs),
+# and husk next to runc (cgroups_vs_runc.rs: update, pause/resume, ps, events --stats). Swap on
+# a RAM disk for the memory+swap check, only while they run (the other checks assume none);
+# loop devices for the block I/O throttles. A test that skips here is a failure.
+insmod /lab/loop.ko || echo "lab: insmod loop.ko failed"
+# BFQ (a module in Debian's kernel): the blockIO.weight effect test sets it on its loop device.
+# Loaded only now: with BFQ the weight goes to io.bfq.weight, the io check above wants io.weight.
+[ ! -e /lab/bfq.ko ] || insmod /lab/bfq.ko || echo "lab: insmod bfq.ko failed"
+if mkswap /dev/ram1 >/dev/null 2>&1 && swapon /dev/ram1; then :; else bad "swap on /dev/ram1"; fi
+for t in cgroup_effects cgroups_vs_runc; do
+    HUSK_TEST_RUNTIME=/bin/husk HUSK_TEST_RUNC="$(command -v runc)" \
+        /lab/husk-$t --test-threads=2 --nocapture >/tmp/$t.log 2>&1
+    rc=$?
+    # Each failure with the lines after its panic (the message, left/right).
+    grep -E -A6 '^(thread .* panicked|SKIPPED)' /tmp/$t.log | grep -v '^ *[0-9]*: \|^ *at \|^stack\|^note:' |
+        sed "s/^/  [$t] /" | cut -c1-3000
+    res=$(grep '^test result:' /tmp/$t.log)
+    n=$(echo "$res" | sed -n 's/.* \([0-9]*\) passed;.*/\1/p')
+    m=$(echo "$res" | sed -n 's/.* \([0-9]*\) failed;.*/\1/p')
+    if [ -n "$n" ] && [ -n "$m" ]; then
+        echo "lab: $t: $n passed, $m failed (exit $rc), $(echo "$res" | sed -n 's/.*\(finished in .*\)/\1/p')"
+        pass=$((pass + n))
+        fail=$((fail + m))
+    else
+        bad "$t gave no result line (exit $rc)"
+        tail -n 20 /tmp/$t.log
+    fi
+    skipped=$(grep '^SKIPPED' /tmp/$t.log)
+    check "$t: nothing skipped ${skipped:+($skipped)}" [ -z "$skipped" ]
+done
+swapoff /dev/ram1
 
 # The library's cgroup tests (lab/cgroup-v2.sh built them static): the pure ones, and the
 # system tests of the v2 manager, which only here find a cgroup v2 root with controllers. Each
@@ -226,7 +292,7 @@ conformance() {
     res=$(tail -n1 "/tmp/conformance-$name.log")
     echo "lab: conformance $name: $res (exit $rc)"
 }
-insmod /lab/loop.ko || echo "lab: insmod loop.ko failed: the device cases will skip"
+[ -e /dev/loop-control ] || insmod /lab/loop.ko || echo "lab: insmod loop.ko failed: the device cases will skip"
 conformance "$(command -v runc)" runc
 if has "$res" '^[0-9]* passed, [0-9]* failed, [0-9]* skipped$'; then
     conformance /bin/husk husk --baseline /tmp/conformance-runc.json

@@ -5,8 +5,11 @@
 # build tools (the Rust linker is cc; static probes need libc6-dev), git (the commit in
 # `husk --version`), runc and crun (reference runtimes for the tests, conformance and
 # benchmarks), hyperfine and time (benchmarks, peak RSS), curl + ca-certificates (rustup when no Rust is found),
-# procps (`husk ps` runs ps(1)), python3-jsonschema (`husk features` against the spec's schema).
-HUSK_APT_PACKAGES="busybox-static jq build-essential pkg-config git ca-certificates curl runc crun hyperfine time procps python3-jsonschema"
+# procps (`husk ps` runs ps(1)), python3-jsonschema (`husk features` against the spec's schema),
+# podman + conmon (runtime-cli/tests/engines/podman.sh; script(1) from bsdutils gives podman a
+# terminal there), containerd and docker.io (runtime-cli/tests/engines/containerd.sh and
+# docker.sh).
+HUSK_APT_PACKAGES="busybox-static jq build-essential pkg-config git ca-certificates curl runc crun hyperfine time procps python3-jsonschema podman conmon bsdutils containerd docker.io"
 
 # The Rust version the workspace needs (Cargo.toml rust-version).
 HUSK_RUST_MIN=1.85

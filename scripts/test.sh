@@ -86,6 +86,9 @@ if step "cargo build" cargo build --workspace --all-targets; then
         skip "conformance" "conformance/run.sh is not in this checkout"
     fi
 
+    # ---- real engines (containerd + ctr, Docker, podman) with husk, and runc as the control ----
+    step "engines (containerd, docker, podman; husk and runc)" bash runtime-cli/tests/engines/run.sh || true
+
     # ---- cgroup v2 on a real v2-only kernel: Debian's kernel under QEMU/TCG (lab/README.md) ----
     step "cgroup v2 lab (QEMU)" bash lab/cgroup-v2.sh || true
 fi

@@ -52,7 +52,37 @@ pub fn builder(cli: &Cli, a: &CreateArgs) -> Result<ContainerBuilder, String> {
     if let Some(s) = &a.console_socket {
         b = b.console_socket(absolute(s)?);
     }
+    if let Some(host) = notify_socket() {
+        b = b.notify_socket(host);
+    }
+    let n = listen_fds();
+    if n > 0 {
+        b = b.listen_fds(n);
+    }
     Ok(b)
+}
+
+/// `NOTIFY_SOCKET` from our environment (systemd's `Type=notify`, or an engine's), as runc
+/// reads it in `create`, `run` and `start`. Empty means unset.
+pub fn notify_socket() -> Option<PathBuf> {
+    std::env::var_os("NOTIFY_SOCKET")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The number of socket-activation fds passed to THIS process: `LISTEN_FDS`, counted only when
+/// `LISTEN_PID` is our pid (sd_listen_fds(3); the variables may be stale, inherited from a
+/// parent they were meant for). 0 otherwise.
+fn listen_fds() -> u32 {
+    let var = |n: &str| {
+        std::env::var(n)
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    match (var("LISTEN_PID"), var("LISTEN_FDS")) {
+        (Some(pid), Some(n)) if pid == std::process::id() => n,
+        _ => 0,
+    }
 }
 
 /// Run `create`.
@@ -63,6 +93,11 @@ pub fn run(cli: &Cli, log: &mut Logger, a: &CreateArgs) -> CmdResult {
         a.bundle.display()
     ));
     let c = builder(cli, a)?.create().map_err(err_msg)?;
+    // What was tolerated but not applied (a cgroup field this host cannot honour, ...):
+    // never silently.
+    for w in c.warnings() {
+        log.warn(w);
+    }
     log.debug(format!("created {} pid {}", a.id, c.recorded_pid()));
     Ok(0)
 }

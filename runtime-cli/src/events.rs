@@ -28,7 +28,13 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> CmdResult {
     let c = Container::load(&cli.root, &a.id).map_err(err_msg)?;
     let line = |c: &Container| -> Result<String, String> {
         let stats = c.stats().map_err(err_msg)?;
-        Ok(json!({"type": "stats", "id": a.id, "data": stats}).to_string())
+        let mut data = serde_json::to_value(stats).map_err(|e| e.to_string())?;
+        // runc's stats object also has these two; husk reads neither Intel RDT nor network
+        // counters (runc 1.1 fills neither for a container without intelRdt), and a
+        // consumer decoding runc's type expects the keys.
+        data["intel_rdt"] = json!({});
+        data["network_interfaces"] = serde_json::Value::Null;
+        Ok(json!({"type": "stats", "id": a.id, "data": data}).to_string())
     };
     if a.stats {
         println!("{}", line(&c)?);

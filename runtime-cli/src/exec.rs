@@ -57,10 +57,10 @@ pub struct ExecArgs {
     /// Exec into a paused container too (the process starts frozen)
     #[arg(long)]
     pub ignore_paused: bool,
-    /// AppArmor profile: refused, husk does not support AppArmor yet
+    /// The AppArmor profile of the process (instead of the container's)
     #[arg(long, value_name = "PROFILE")]
     pub apparmor: Option<String>,
-    /// SELinux label: refused, husk does not support SELinux yet
+    /// The SELinux label of the process (instead of the container's)
     #[arg(long, value_name = "LABEL")]
     pub process_label: Option<String>,
     /// A sub-cgroup to put the process in: refused, not supported yet
@@ -86,12 +86,6 @@ fn parse_user(s: &str) -> Result<(u32, Option<u32>), String> {
 }
 
 fn options(a: &ExecArgs) -> Result<ExecOptions, String> {
-    if a.apparmor.is_some() {
-        return Err("--apparmor: AppArmor is not supported yet".into());
-    }
-    if a.process_label.is_some() {
-        return Err("--process-label: SELinux is not supported yet".into());
-    }
     if !a.cgroup.is_empty() {
         return Err("--cgroup: exec into a sub-cgroup is not supported yet".into());
     }
@@ -113,7 +107,9 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, String> {
     Ok(ExecOptions {
         process,
         args: a.command.clone(),
-        tty: a.tty,
+        // With --process the JSON's `terminal` decides, and runc ignores --tty: conmon passes
+        // `--process FILE --tty --console-socket S` for `podman exec -t` (compat.md).
+        tty: a.tty && a.process.is_none(),
         cwd: a.cwd.clone(),
         env: a.env.clone(),
         user: a.user.as_deref().map(parse_user).transpose()?,
@@ -125,6 +121,9 @@ fn options(a: &ExecArgs) -> Result<ExecOptions, String> {
         pid_file: a.pid_file.as_ref().map(absolute).transpose()?,
         detach: a.detach,
         ignore_paused: a.ignore_paused,
+        // runc ignores empty values of these flags.
+        apparmor: a.apparmor.clone().filter(|s| !s.is_empty()),
+        process_label: a.process_label.clone().filter(|s| !s.is_empty()),
     })
 }
 

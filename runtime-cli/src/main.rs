@@ -98,7 +98,7 @@ pub enum Command {
     /// Print the features husk supports, as runtime-spec `features` JSON
     Features(features::FeaturesArgs),
     /// Change a container's resources (--resources=- reads LinuxResources JSON)
-    Update(update::UpdateArgs),
+    Update(Box<update::UpdateArgs>),
     /// Print cgroup statistics (--stats once, else every --interval) and OOM events
     Events(events::EventsArgs),
 }
@@ -166,7 +166,7 @@ fn dispatch(cli: &Cli, log: &mut Logger) -> CmdResult {
         Command::Ps(a) => ps::run(cli, a),
         Command::Exec(a) => exec::run(cli, log, a),
         Command::Features(a) => features::run(a),
-        Command::Update(a) => update::run(cli, a),
+        Command::Update(a) => update::run(cli, log, a),
         Command::Events(a) => events::run(cli, a),
     }
 }

@@ -62,6 +62,12 @@ const FORWARDED: &[Signal] = &[
 pub fn run(cli: &Cli, log: &mut Logger, a: &RunArgs) -> CmdResult {
     let builder = create::builder(cli, &a.create)?.detached(a.detach);
     let mut c = builder.create().map_err(err_msg)?;
+    for w in c.warnings() {
+        log.warn(w);
+    }
+    if let Some(host) = create::notify_socket() {
+        c.notify_socket(host);
+    }
     log.debug(format!("created {} pid {}", a.create.id, c.recorded_pid()));
     if a.detach {
         if let Err(e) = c.start() {

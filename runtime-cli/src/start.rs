@@ -15,6 +15,9 @@ pub struct StartArgs {
 /// Run `start`.
 pub fn run(cli: &Cli, log: &mut Logger, a: &StartArgs) -> CmdResult {
     let mut c = Container::load(&cli.root, &a.id).map_err(err_msg)?;
+    if let Some(host) = crate::create::notify_socket() {
+        c.notify_socket(host);
+    }
     c.start().map_err(err_msg)?;
     log.debug(format!("started {}", a.id));
     Ok(0)

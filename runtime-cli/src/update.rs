@@ -9,6 +9,7 @@ use husk::Container;
 use oci_spec::runtime::LinuxResources;
 use serde_json::{json, Map, Value};
 
+use crate::logging::Logger;
 use crate::{err_msg, Cli, CmdResult};
 
 /// `update` arguments (runc's names).
@@ -26,8 +27,8 @@ pub struct UpdateArgs {
     /// Memory soft limit
     #[arg(long)]
     pub memory_reservation: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(long)]
+    /// CPU shares (relative weight); runc's name is --cpu-share
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds (-1: unlimited)
     #[arg(long, allow_hyphen_values = true)]
@@ -35,6 +36,12 @@ pub struct UpdateArgs {
     /// CPU CFS period in microseconds
     #[arg(long)]
     pub cpu_period: Option<u64>,
+    /// CPU real-time period in microseconds (cgroup v1)
+    #[arg(long)]
+    pub cpu_rt_period: Option<u64>,
+    /// CPU real-time runtime in microseconds (cgroup v1; -1: unlimited)
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
     /// CPUs to use (0-3, 0,1)
     #[arg(long)]
     pub cpuset_cpus: Option<String>,
@@ -47,30 +54,46 @@ pub struct UpdateArgs {
     /// Block IO weight (10-1000)
     #[arg(long)]
     pub blkio_weight: Option<u16>,
+    /// Intel RDT/CAT L3 cache schema (not supported: refused)
+    #[arg(long)]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema (not supported: refused)
+    #[arg(long)]
+    pub mem_bw_schema: Option<String>,
     /// The container id
     pub id: String,
 }
 
 /// Run `update`.
-pub fn run(cli: &Cli, a: &UpdateArgs) -> CmdResult {
+pub fn run(cli: &Cli, log: &mut Logger, a: &UpdateArgs) -> CmdResult {
     let resources = resources_of(a)?;
     let mut c = Container::load(&cli.root, &a.id).map_err(err_msg)?;
+    let before = c.warnings().len();
     c.update(&resources).map_err(err_msg)?;
+    // Fields of the update this host cannot honour but tolerates (as runc does): logged.
+    for w in &c.warnings()[before..] {
+        log.warn(w);
+    }
     Ok(0)
 }
 
 fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        return Err(
+            "--l3-cache-schema/--mem-bw-schema: Intel RDT (linux.intelRdt) is not supported".into(),
+        );
+    }
+    // As runc: with --resources, the individual flags are ignored.
     let mut v = match a.resources.as_deref() {
         Some("-") => {
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)
                 .map_err(|e| format!("read stdin: {e}"))?;
-            serde_json::from_str(&s).map_err(|e| format!("resources: {e}"))?
+            return parse(&s);
         }
         Some(f) => {
-            let s = std::fs::read_to_string(f).map_err(|e| format!("open {f}: {e}"))?;
-            serde_json::from_str(&s).map_err(|e| format!("resources: {e}"))?
+            return parse(&std::fs::read_to_string(f).map_err(|e| format!("open {f}: {e}"))?)
         }
         None => Value::Object(Map::new()),
     };
@@ -97,6 +120,12 @@ fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
     if let Some(p) = a.cpu_period {
         set("cpu", "period", json!(p));
     }
+    if let Some(p) = a.cpu_rt_period {
+        set("cpu", "realtimePeriod", json!(p));
+    }
+    if let Some(r) = a.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", json!(r));
+    }
     if let Some(c) = &a.cpuset_cpus {
         set("cpu", "cpus", json!(c));
     }
@@ -109,6 +138,63 @@ fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
     if let Some(w) = a.blkio_weight {
         set("blockIO", "weight", json!(w));
     }
+    drop_unset_zeros(&mut v);
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| format!("resources.{}: {}", e.path(), e.inner()))
+}
+
+/// The fields for which `update` takes 0 (or "" for cpus/mems) to mean "leave it as it is".
+const ZERO_MEANS_UNCHANGED: &[(&str, &[&str])] = &[
+    (
+        "memory",
+        &["limit", "reservation", "swap", "kernel", "kernelTCP"],
+    ),
+    (
+        "cpu",
+        &[
+            "shares",
+            "quota",
+            "period",
+            "realtimeRuntime",
+            "realtimePeriod",
+            "cpus",
+            "mems",
+        ],
+    ),
+    ("blockIO", &["weight", "leafWeight"]),
+    ("pids", &["limit"]),
+];
+
+/// Remove the [`ZERO_MEANS_UNCHANGED`] fields that are 0 or "", so that the merge keeps the
+/// values in force. runc's `update` decodes the JSON over a struct of zeros and writes a
+/// cgroup value only when it is not zero, and engines rely on that: containerd and Docker
+/// marshal Go structs, which carry 0 for every field the user did not change
+/// (`docker update --cpus 1` sends `"memory":{"limit":0,"reservation":0,"kernel":0}`). Taken
+/// as values, those zeros replaced the memory limit in force, and a container started with
+/// `--memory 50m --memory-swap 100m` could no longer be updated at all ("a swap limit needs a
+/// memory limit").
+fn drop_unset_zeros(v: &mut Value) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    for (section, fields) in ZERO_MEANS_UNCHANGED {
+        let Some(sec) = obj.get_mut(*section).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        sec.retain(|k, val| {
+            !(fields.contains(&k.as_str())
+                && (val.as_i64() == Some(0) || val.as_u64() == Some(0) || val.as_str() == Some("")))
+        });
+        // `pids` has one (required) field: without it there is nothing to update.
+        if *section == "pids" && sec.is_empty() {
+            obj.remove("pids");
+        }
+    }
+}
+
+fn parse(text: &str) -> Result<LinuxResources, String> {
+    let mut v: Value = serde_json::from_str(text).map_err(|e| format!("resources: {e}"))?;
+    drop_unset_zeros(&mut v);
     serde_path_to_error::deserialize(v)
         .map_err(|e| format!("resources.{}: {}", e.path(), e.inner()))
 }
@@ -141,6 +227,25 @@ fn parse_bytes(s: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zeros_mean_unchanged_as_in_runc() {
+        // What `docker update --pids-limit -1` sends to the runtime.
+        let mut v: Value = serde_json::from_str(
+            r#"{"memory":{"limit":0,"reservation":0,"kernel":0,"swappiness":0},
+                "cpu":{"shares":0,"quota":0,"period":0,"cpus":""},
+                "pids":{"limit":-1},"blockIO":{"weight":0}}"#,
+        )
+        .unwrap();
+        drop_unset_zeros(&mut v);
+        assert_eq!(
+            v,
+            json!({"memory":{"swappiness":0},"cpu":{},"pids":{"limit":-1},"blockIO":{}})
+        );
+        let mut v = json!({"pids":{"limit":0},"memory":{"limit":1048576,"swap":-1}});
+        drop_unset_zeros(&mut v);
+        assert_eq!(v, json!({"memory":{"limit":1048576,"swap":-1}}));
+    }
 
     #[test]
     fn sizes_like_runc() {

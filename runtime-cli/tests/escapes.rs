@@ -591,6 +591,90 @@ fn s4_mask_with_a_fake_dev_null() {
     }
 }
 
+/// A sibling container (a thread of the test, writing the shared directory) swapping `a` and
+/// `b` in `dir` with `renameat2(RENAME_EXCHANGE)` as fast as it can until `stop`; returns the
+/// number of swaps.
+fn swapper(
+    dir: PathBuf,
+    a: &'static str,
+    b: &'static str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    use nix::fcntl::{renameat2, RenameFlags};
+    use std::sync::atomic::Ordering;
+    std::thread::spawn(move || {
+        let d = fs::File::open(&dir).unwrap();
+        let mut swaps = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            if renameat2(&d, a, &d, b, RenameFlags::RENAME_EXCHANGE).is_ok() {
+                swaps += 1;
+            }
+        }
+        swaps
+    })
+}
+
+/// S4 with a racing sibling: the image's `/dev` (no tmpfs on it) is a volume a sibling
+/// container writes, and it swaps `/dev/null` between a real null device and a symlink to
+/// `/proc/sys/kernel/core_pattern` during every create, over many containers. A runtime that
+/// checks the path and then bind-mounts it can be caught between the two; one that masks from
+/// the very fd it verified (char 1:3) never is. The host's core_pattern must never change
+/// (the guard restores it if a vulnerable runtime wrote it) and a masked path that ran must
+/// read empty.
+#[test]
+fn s4_racing_sibling_swaps_dev_null() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if !can_run_containers("s4_race") {
+        return;
+    }
+    let env = TestEnv::new("s4race");
+    let guard = SysctlGuard::new("/proc/sys/kernel/core_pattern");
+    const RUNS: usize = 40;
+    let mut ran = 0;
+    let mut total_swaps = 0;
+    for i in 0..RUNS {
+        let mut c = sh("echo husk-s4-escape > /proc/timer_list 2>/dev/null; \
+             echo bytes=$(cat /proc/timer_list | wc -c)");
+        drop_mount(&mut c, "/dev");
+        c["linux"]["maskedPaths"] = json!(["/proc/timer_list", "/proc/kcore", "/proc/keys"]);
+        let b = env.bundle_with(&format!("b{i}"), c);
+        b.write();
+        let dev = b.rootfs().join("dev");
+        nix::sys::stat::mknod(
+            &dev.join("null"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        symlink("/proc/sys/kernel/core_pattern", dev.join("evil")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let racer = swapper(dev, "null", "evil", stop.clone());
+        let (code, out, err) = run_fg(&env, &b, &format!("c{i}"));
+        stop.store(true, Ordering::Relaxed);
+        total_swaps += racer.join().unwrap();
+        if guard.changed() {
+            panic!(
+                "run {i}: the host's core_pattern was written through the mask: {:?} (exit {code}, {out} {err})",
+                fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default()
+            );
+        }
+        if code == 0 {
+            ran += 1;
+            assert!(
+                out.contains("bytes=0\n"),
+                "run {i}: masked /proc/timer_list is not empty: {out}"
+            );
+        }
+    }
+    assert!(
+        total_swaps > 1000,
+        "the sibling barely raced ({total_swaps} swaps)"
+    );
+    println!("s4 race: {ran}/{RUNS} containers ran, {total_swaps} swaps, core_pattern untouched");
+}
+
 /// Receive the pty master sent over `sock` by the runtime (`--console-socket`); returns the
 /// raw fd (closed by the caller with `nix::unistd::close`).
 fn recv_master(listener: std::os::unix::net::UnixListener) -> Option<i32> {
@@ -684,6 +768,104 @@ fn s5_console_symlink() {
             );
         }
     }
+}
+
+/// S5 with a racing sibling: the image's `/dev` is a volume a sibling writes, swapping
+/// `/dev/console` between a regular file and a symlink to a host file (and `/dev/ptmx`
+/// between the `pts/ptmx` link and a symlink to another host file) during every create of a
+/// container with a terminal, over many containers. The host files must keep their content
+/// and nothing may stay mounted on them; a container that ran has a pty as its console.
+#[test]
+fn s5_racing_sibling_swaps_dev_console_and_ptmx() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if !can_run_containers("s5_race") {
+        return;
+    }
+    let env = TestEnv::new("s5race");
+    let host = host_dir(&env, "s5race");
+    let victim = host.join("victim");
+    let victim2 = host.join("victim-ptmx");
+    fs::write(&victim, "host-content").unwrap();
+    fs::write(&victim2, "host-content").unwrap();
+    let before = MountSnapshot::take();
+    const RUNS: usize = 25;
+    let (mut ran, mut swaps) = (0, 0);
+    for i in 0..RUNS {
+        let mut c = sh("stat -L -c '%F %t' /dev/console > /result 2>&1");
+        c["process"]["terminal"] = json!(true);
+        c["root"]["readonly"] = json!(false);
+        drop_mount(&mut c, "/dev");
+        let b = env.bundle_with(&format!("b{i}"), c);
+        b.write();
+        let dev = b.rootfs().join("dev");
+        let _ = fs::remove_file(dev.join("console"));
+        fs::write(dev.join("console"), "").unwrap();
+        symlink(climb(&victim), dev.join("console-evil")).unwrap();
+        fs::create_dir_all(dev.join("pts")).unwrap();
+        let _ = fs::remove_file(dev.join("ptmx"));
+        symlink("pts/ptmx", dev.join("ptmx")).unwrap();
+        symlink(&victim2, dev.join("ptmx-evil")).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let r1 = swapper(dev.clone(), "console", "console-evil", stop.clone());
+        let r2 = swapper(dev.clone(), "ptmx", "ptmx-evil", stop.clone());
+        let sock = env.path(&format!("console-{i}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let receiver = std::thread::spawn(move || recv_master(listener));
+        let id = env.id(&format!("c{i}"));
+        let (code, _err) = env.run_to_files(
+            &format!("c{i}"),
+            &[
+                "create",
+                "--console-socket",
+                sock.to_str().unwrap(),
+                "--bundle",
+                b.dir.to_str().unwrap(),
+                &id,
+            ],
+        );
+        stop.store(true, Ordering::Relaxed);
+        swaps += r1.join().unwrap() + r2.join().unwrap();
+        if code != 0 {
+            let _ = std::os::unix::net::UnixStream::connect(&sock);
+        }
+        let master = receiver.join().unwrap();
+        let mut result = String::new();
+        if code == 0 {
+            let (scode, serr) = env.run_to_files(&format!("c{i}-start"), &["start", &id]);
+            assert_eq!(scode, 0, "{serr}");
+            env.wait_status(&id, "stopped");
+            result = fs::read_to_string(b.rootfs().join("result")).unwrap_or_default();
+        }
+        if let Some(fd) = master {
+            let _ = nix::unistd::close(fd);
+        }
+        let _ = env.run(&["delete", "--force", &id]);
+        for v in [&victim, &victim2] {
+            assert_eq!(
+                fs::read_to_string(v).unwrap(),
+                "host-content",
+                "run {i}: the host file {v:?} changed (create exit {code})"
+            );
+        }
+        let leaked = before.new_mounts(&[host.to_str().unwrap()]);
+        assert!(
+            leaked.is_empty(),
+            "run {i}: host files mounted over: {leaked:?}"
+        );
+        if code == 0 {
+            ran += 1;
+            // The pty, or (when the sibling renamed the bound file away after the bind, in
+            // the host's namespace) the dangling symlink, which resolves inside the root.
+            assert!(
+                result.starts_with("character special file 8")
+                    || result.contains("No such file or directory"),
+                "run {i}: /dev/console is neither the pty nor the dangling link: {result:?}"
+            );
+        }
+    }
+    assert!(swaps > 1000, "the sibling barely raced ({swaps} swaps)");
+    println!("s5 race: {ran}/{RUNS} containers ran, {swaps} swaps, host files untouched");
 }
 
 /// S6 (CVE-2019-16884, CVE-2019-19921, CVE-2023-27561, CVE-2025-52881): the image's `/proc`

@@ -40,10 +40,13 @@ pub fn features() -> Features {
     cgroup.set_systemd(Some(false));
     cgroup.set_systemd_user(Some(false));
     cgroup.set_rdma(Some(true));
+    // "enabled" is the runtime's support, irrelevant to the host's (runtime-spec features.md):
+    // husk applies both when the host has them, and refuses them clearly when not (runc
+    // 1.1 reports true on a host with neither, too).
     let mut apparmor = Apparmor::default();
-    apparmor.set_enabled(Some(false));
+    apparmor.set_enabled(Some(true));
     let mut selinux = Selinux::default();
-    selinux.set_enabled(Some(false));
+    selinux.set_enabled(Some(true));
     let mut rdt = IntelRdt::default();
     rdt.set_enabled(Some(false));
     let mut idmap = IDMap::default();
@@ -108,7 +111,8 @@ mod tests {
         assert_eq!(v["linux"]["namespaces"].as_array().unwrap().len(), 8);
         assert_eq!(v["linux"]["cgroup"]["systemd"], false);
         assert_eq!(v["linux"]["cgroup"]["systemdUser"], false);
-        assert_eq!(v["linux"]["apparmor"]["enabled"], false);
+        assert_eq!(v["linux"]["apparmor"]["enabled"], true);
+        assert_eq!(v["linux"]["selinux"]["enabled"], true);
         assert_eq!(v["linux"]["mountExtensions"]["idmap"]["enabled"], false);
         assert_eq!(v["linux"]["capabilities"][0], "CAP_CHOWN");
         assert_eq!(v["linux"]["seccomp"]["enabled"], true);

@@ -74,10 +74,9 @@ pub fn cases() -> Vec<Case> {
             "config/hooks/startContainer-in-container-namespace",
             start_container_ns,
         ),
-        case(
-            "config/hooks/prestart-sees-the-container-process",
-            |c| sees_container_process(c, "prestart"),
-        ),
+        case("config/hooks/prestart-sees-the-container-process", |c| {
+            sees_container_process(c, "prestart")
+        }),
         case(
             "config/hooks/createRuntime-sees-the-container-process",
             |c| sees_container_process(c, "createRuntime"),
@@ -90,10 +89,7 @@ pub fn cases() -> Vec<Case> {
             "config/hooks/startContainer-after-pivot-before-exec",
             start_container_after_pivot,
         ),
-        case(
-            "config/hooks/poststart-after-exec",
-            poststart_after_exec,
-        ),
+        case("config/hooks/poststart-after-exec", poststart_after_exec),
         case(
             "config/hooks/poststop-after-process-gone",
             poststop_after_gone,
@@ -515,7 +511,8 @@ fn poststart_after_exec(c: &mut Ctx<'_>) -> R {
     let dir = hooks_dir(c)?;
     let mut b = c.shell_bundle("exec sleep 600")?;
     let d = dir.display().to_string();
-    b.config["hooks"] = json!({"poststart": [timing_hook(c, &d, "tr '\\0' ' ' < /proc/$pid/cmdline")]});
+    b.config["hooks"] =
+        json!({"poststart": [timing_hook(c, &d, "tr '\\0' ' ' < /proc/$pid/cmdline")]});
     c.create_ok(&b)?;
     c.start_ok(&b.id)?;
     ensure!(

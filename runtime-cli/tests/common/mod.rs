@@ -561,3 +561,29 @@ pub fn one_error_line(path: &Path) -> String {
     );
     e["msg"].as_str().expect("msg is a string").to_owned()
 }
+
+/// The static sd_notify client (tests/probes/sd_notify.rs), built with rustc into cargo's test
+/// tmp dir (rebuilt when the source is newer; written under a temp name and renamed, as test
+/// binaries for husk and runc may build it at once): busybox has no way to send a unix
+/// datagram. None (SKIPPED) without rustc.
+pub fn sd_notify_probe() -> Option<&'static Path> {
+    static PROBE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/sd_notify.rs");
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sd_notify");
+            let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+            if mtime(&out).is_some() && mtime(&out) >= mtime(&src) {
+                return Some(out);
+            }
+            let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+            let ok = Command::new("rustc")
+                .args(["-O", "-C", "target-feature=+crt-static", "-o"])
+                .arg(&tmp)
+                .arg(&src)
+                .status()
+                .is_ok_and(|s| s.success());
+            (ok && fs::rename(&tmp, &out).is_ok()).then_some(out)
+        })
+        .as_deref()
+}

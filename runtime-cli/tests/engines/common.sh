@@ -106,3 +106,109 @@ summary() {
     [ ${#failed_names[@]} -eq 0 ] || printf '  failed: %s\n' "${failed_names[@]}"
     [ "$checks_failed" -eq 0 ]
 }
+
+mk_oci_archive() {
+    # mk_oci_archive ROOTFS OUT.tar REF: pack ROOTFS as a one-layer OCI image layout archive
+    # (oci-layout, index.json, blobs/sha256/...) whose index names the image REF
+    # (e.g. localhost/busybox:husk) — what `ctr images import` reads. Made with tar, sha256sum
+    # and jq only: no registry, no download, no image tool.
+    local rootfs=$1 out=$2 ref=$3 d layer cfg man
+    d=$(mktemp -d "${TMPDIR:-/tmp}/husk-oci.XXXXXX") || return 1
+    mkdir -p "$d/blobs/sha256"
+    # The layer is an uncompressed tar, so its digest is also its diff id.
+    tar -C "$rootfs" --numeric-owner -cf "$d/layer.tar" . || { rm -rf "$d"; return 1; }
+    layer=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
+    mv "$d/layer.tar" "$d/blobs/sha256/$layer"
+    jq -cn --arg diff "sha256:$layer" '{
+        architecture: "amd64", os: "linux",
+        config: {Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                 Cmd: ["sh"], WorkingDir: "/"},
+        rootfs: {type: "layers", diff_ids: [$diff]}}' > "$d/config.json"
+    cfg=$(sha256sum "$d/config.json" | cut -d' ' -f1)
+    mv "$d/config.json" "$d/blobs/sha256/$cfg"
+    jq -cn --arg cfg "sha256:$cfg" --argjson cs "$(stat -c %s "$d/blobs/sha256/$cfg")" \
+        --arg layer "sha256:$layer" --argjson ls "$(stat -c %s "$d/blobs/sha256/$layer")" '{
+        schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $cfg, size: $cs},
+        layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $layer, size: $ls}]}' \
+        > "$d/manifest.json"
+    man=$(sha256sum "$d/manifest.json" | cut -d' ' -f1)
+    jq -cn --arg man "sha256:$man" --argjson ms "$(stat -c %s "$d/manifest.json")" --arg ref "$ref" '{
+        schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $man, size: $ms,
+                     platform: {architecture: "amd64", os: "linux"},
+                     annotations: {"io.containerd.image.name": $ref,
+                                   "org.opencontainers.image.ref.name": ($ref | sub(".*:"; ""))}}]}' \
+        > "$d/index.json"
+    mv "$d/manifest.json" "$d/blobs/sha256/$man"
+    printf '{"imageLayoutVersion":"1.0.0"}' > "$d/oci-layout"
+    tar -C "$d" -cf "$out" oci-layout index.json blobs
+    local rc=$?
+    rm -rf "$d"
+    return $rc
+}
+
+kill_wait() {
+    # kill_wait SECONDS PID...: SIGTERM each PID (processes this script started), SIGKILL what
+    # is still there after SECONDS, then wait until each is gone (a zombie counts as gone:
+    # see environment.md about PID 1 reaping late).
+    local secs=$1 p
+    shift
+    for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "$@"; do
+        wait_for "$secs" pid_gone "$p" || kill -KILL "$p" 2>/dev/null
+        wait_for 10 pid_gone "$p"
+        wait "$p" 2>/dev/null
+    done
+    return 0
+}
+
+pid_gone() {
+    # pid_gone PID: the process does not exist or is a zombie.
+    local st
+    st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+    [ -z "$st" ] || [ "$st" = Z ]
+}
+
+pids_with_arg() {
+    # pids_with_arg STRING: pids of processes whose command line contains STRING (e.g. a
+    # private socket path, so only what this script started matches).
+    local f p c
+    for f in /proc/[0-9]*/cmdline; do
+        p=${f#/proc/}
+        p=${p%/cmdline}
+        c=$(tr '\0' ' ' 2>/dev/null < "$f") || continue
+        [[ $c == *"$1"* ]] && echo "$p"
+    done
+    return 0
+}
+
+umount_under() {
+    # umount_under DIR: lazily unmount every mount at or below DIR, deepest first.
+    local m
+    awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo |
+        sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+    return 0
+}
+
+kill_cgroup_leftovers() {
+    # kill_cgroup_leftovers NAME: thaw the containers below cgroup NAME (a failed check may
+    # leave one frozen: a frozen v1 task acts on no signal) and SIGKILL what is left in them.
+    local p
+    for p in /sys/fs/cgroup/freezer/"$1"/*/freezer.state; do [ -f "$p" ] && echo THAWED > "$p"; done
+    for p in $(cat /sys/fs/cgroup/pids/"$1"/*/cgroup.procs 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+    return 0
+}
+
+rm_cgroups() {
+    # rm_cgroups NAME: remove the cgroup NAME (and everything below it) in every v1 hierarchy
+    # and in cgroup2, deepest first; cgroups with processes left in them stay (and are listed).
+    local base dir
+    for base in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+        [ -d "$base$1" ] || continue
+        find "$base$1" -depth -type d 2>/dev/null | while read -r dir; do
+            rmdir "$dir" 2>/dev/null || note "cgroup left behind: $dir"
+        done
+    done
+    return 0
+}

@@ -94,7 +94,19 @@ pub(crate) fn set_v1(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     if let Some(w) = b.weight().filter(|&w| w != 0) {
         fs::write(Some(&format!("{F}.weight")), dir, weight, &w.to_string())?;
     }
+    let has_leaf = dir.join("blkio.leaf_weight").exists();
+    let no_leaf = |field: String| {
+        invalid(
+            field,
+            "this kernel has no blkio.leaf_weight (leaf weights went with the CFQ scheduler in \
+             Linux 5.0); runc fails here too"
+                .into(),
+        )
+    };
     if let Some(w) = b.leaf_weight().filter(|&w| w != 0) {
+        if !has_leaf {
+            return Err(no_leaf(format!("{F}.leafWeight")));
+        }
         fs::write(
             Some(&format!("{F}.leafWeight")),
             dir,
@@ -113,6 +125,9 @@ pub(crate) fn set_v1(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
             )?;
         }
         if let Some(w) = d.leaf_weight().filter(|&w| w != 0) {
+            if !has_leaf {
+                return Err(no_leaf(format!("{F}.weightDevice[{i}].leafWeight")));
+            }
             fs::write(
                 Some(&format!("{F}.weightDevice[{i}].leafWeight")),
                 dir,

@@ -63,8 +63,8 @@ use serde::{Deserialize, Serialize};
 
 pub use merge::merge_resources;
 pub use stats::{
-    BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats,
-    Stats, Throttling,
+    BlkioEntry, BlkioStats, CpuSetStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry,
+    MemoryStats, PidsStats, Stats, Throttling,
 };
 pub use validate::validate;
 

@@ -18,6 +18,9 @@ fn is_zero(v: &u64) -> bool {
 pub struct Stats {
     /// CPU time and throttling.
     pub cpu: CpuStats,
+    /// The cpuset in force (v1; all zero on v2, as runc 1.1 reports it).
+    #[serde(default)]
+    pub cpuset: CpuSetStats,
     /// Memory usage and limits.
     pub memory: MemoryStats,
     /// Process count and limit.
@@ -26,6 +29,84 @@ pub struct Stats {
     pub blkio: BlkioStats,
     /// Huge page usage per page size (`2MB`, `1GB`, ...).
     pub hugetlb: BTreeMap<String, HugetlbStats>,
+}
+
+/// The cpuset of the cgroup (runc's `CPUSet`, v1 `cpuset.*` files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuSetStats {
+    /// The CPUs (`cpuset.cpus` expanded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<u16>,
+    /// `cpuset.cpu_exclusive`.
+    #[serde(default)]
+    pub cpu_exclusive: u64,
+    /// The memory nodes (`cpuset.mems` expanded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mems: Vec<u16>,
+    /// `cpuset.mem_hardwall`.
+    #[serde(default)]
+    pub mem_hardwall: u64,
+    /// `cpuset.mem_exclusive`.
+    #[serde(default)]
+    pub mem_exclusive: u64,
+    /// `cpuset.memory_migrate`.
+    #[serde(default)]
+    pub memory_migrate: u64,
+    /// `cpuset.memory_spread_page`.
+    #[serde(default)]
+    pub memory_spread_page: u64,
+    /// `cpuset.memory_spread_slab`.
+    #[serde(default)]
+    pub memory_spread_slab: u64,
+    /// `cpuset.memory_pressure`.
+    #[serde(default)]
+    pub memory_pressure: u64,
+    /// `cpuset.sched_load_balance`.
+    #[serde(default)]
+    pub sched_load_balance: u64,
+    /// `cpuset.sched_relax_domain_level` (-1: the system default).
+    #[serde(default)]
+    pub sched_relax_domain_level: i64,
+}
+
+/// v1 cpuset statistics of `d` (runc's shape: lists expanded to numbers).
+fn cpuset_v1(d: &Path) -> Result<CpuSetStats, CgroupError> {
+    let list = |f: &str| -> Result<Vec<u16>, CgroupError> {
+        let text = match fs::read(d, f) {
+            Ok(t) => t,
+            Err(CgroupError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+                out.extend(a..=b);
+            }
+        }
+        Ok(out)
+    };
+    let level = fs::read(d, "cpuset.sched_relax_domain_level")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    Ok(CpuSetStats {
+        cpus: list("cpuset.cpus")?,
+        cpu_exclusive: num(d, "cpuset.cpu_exclusive")?,
+        mems: list("cpuset.mems")?,
+        mem_hardwall: num(d, "cpuset.mem_hardwall")?,
+        mem_exclusive: num(d, "cpuset.mem_exclusive")?,
+        memory_migrate: num(d, "cpuset.memory_migrate")?,
+        memory_spread_page: num(d, "cpuset.memory_spread_page")?,
+        memory_spread_slab: num(d, "cpuset.memory_spread_slab")?,
+        memory_pressure: num(d, "cpuset.memory_pressure")?,
+        sched_load_balance: num(d, "cpuset.sched_load_balance")?,
+        sched_relax_domain_level: level,
+    })
 }
 
 /// Block I/O counters per device and operation.
@@ -95,6 +176,12 @@ pub struct CpuUsage {
     /// Total CPU time per CPU (v1 only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub percpu: Vec<u64>,
+    /// Kernel-mode CPU time per CPU (v1 `cpuacct.usage_all`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percpu_kernel: Vec<u64>,
+    /// User-mode CPU time per CPU (v1 `cpuacct.usage_all`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percpu_user: Vec<u64>,
     /// Time in kernel mode.
     pub kernel: u64,
     /// Time in user mode.
@@ -107,11 +194,11 @@ pub struct Throttling {
     /// Enforcement periods that elapsed.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub periods: u64,
-    /// Periods in which the cgroup was throttled.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// Periods in which the cgroup was throttled (runc's JSON name: `throttledPeriods`).
+    #[serde(rename = "throttledPeriods", default, skip_serializing_if = "is_zero")]
     pub throttled_periods: u64,
     /// Total time throttled, in nanoseconds.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(rename = "throttledTime", default, skip_serializing_if = "is_zero")]
     pub throttled_time: u64,
 }
 
@@ -352,6 +439,7 @@ pub(crate) struct V1Dirs<'a> {
     pub pids: Option<&'a Path>,
     pub blkio: Option<&'a Path>,
     pub hugetlb: Option<&'a Path>,
+    pub cpuset: Option<&'a Path>,
 }
 
 /// v1 statistics; `sizes` are the machine's huge page sizes.
@@ -363,8 +451,12 @@ pub(crate) fn v1(dirs: &V1Dirs<'_>, sizes: &[String]) -> Result<Stats, CgroupErr
         pids,
         blkio,
         hugetlb: huge,
+        cpuset,
     } = *dirs;
     let mut s = Stats::default();
+    if let Some(d) = cpuset {
+        s.cpuset = cpuset_v1(d)?;
+    }
     if let Some(d) = blkio {
         s.blkio = blkio_v1(d)?;
     }
@@ -378,6 +470,19 @@ pub(crate) fn v1(dirs: &V1Dirs<'_>, sizes: &[String]) -> Result<Stats, CgroupErr
                 .split_whitespace()
                 .filter_map(|v| v.parse().ok())
                 .collect();
+        }
+        // `cpu user system` header, then one `CPU USER_NS SYSTEM_NS` line per CPU.
+        if let Ok(t) = fs::read(d, "cpuacct.usage_all") {
+            for l in t.lines().skip(1) {
+                let v: Vec<u64> = l
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                if let [_, user, system] = v[..] {
+                    s.cpu.usage.percpu_user.push(user);
+                    s.cpu.usage.percpu_kernel.push(system);
+                }
+            }
         }
         let st = keyed(d, "cpuacct.stat")?;
         let ns = |k: &str| st.get(k).copied().unwrap_or(0) * (1_000_000_000 / USER_HZ);
@@ -512,6 +617,7 @@ mod tests {
             pids: Some(&pids),
             blkio: Some(&blk),
             hugetlb: Some(&huge),
+            cpuset: None,
         };
         let s = v1(&dirs, &["1GB".to_string(), "2MB".to_string()]).unwrap();
         assert_eq!(s.blkio.io_service_bytes_recursive.len(), 2);
@@ -533,7 +639,9 @@ mod tests {
         assert_eq!(s.pids.limit, 0);
         // runc's JSON field names.
         let j = serde_json::to_value(&s).unwrap();
-        assert_eq!(j["cpu"]["throttling"]["throttled_time"], 777);
+        // runc's names (types.Throttling): camelCase, unlike the other counters.
+        assert_eq!(j["cpu"]["throttling"]["throttledTime"], 777);
+        assert_eq!(j["cpu"]["throttling"]["throttledPeriods"], 4);
         assert_eq!(j["memory"]["usage"]["failcnt"], 2);
         assert!(j["memory"].get("kernelTCP").is_some());
         assert!(j["pids"].get("limit").is_none());

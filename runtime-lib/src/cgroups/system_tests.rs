@@ -542,7 +542,7 @@ fn v1_limits_enforced_and_counted() {
 }
 
 /// blockIO throttles reach the kernel (read back from blkio's files), `unified` is refused on
-/// v1, and a limit for a v1 controller that is not mounted is a warning, not silence.
+/// v1, and a limit for a v1 controller that is not mounted is refused (as runc refuses it).
 #[test]
 fn v1_blkio_unified_refusal_and_warnings() {
     let Some(()) = v1_host() else { return };
@@ -584,18 +584,41 @@ fn v1_blkio_unified_refusal_and_warnings() {
         .unwrap_err()
         .to_string();
     assert!(e.starts_with("linux.resources.unified: "), "{e}");
-    if !m.config().dirs.contains_key("hugetlb") {
-        let w = m
-            .check_resources(&resources(
-                r#"{"hugepageLimits":[{"pageSize":"2MB","limit":0}]}"#,
-            ))
-            .unwrap();
+    // This host has no net_cls, net_prio nor rdma hierarchy (environment.md); a value for
+    // one of them is refused, naming the field; an empty section asks for nothing.
+    for (json, field, sub) in [
+        (
+            r#"{"network":{"classID":1048577}}"#,
+            "network.classID",
+            "net_cls",
+        ),
+        (
+            r#"{"network":{"priorities":[{"name":"lo","priority":5}]}}"#,
+            "network.priorities",
+            "net_prio",
+        ),
+        (r#"{"rdma":{"mlx4_0":{"hcaHandles":3}}}"#, "rdma", "rdma"),
+        (
+            r#"{"hugepageLimits":[{"pageSize":"2MB","limit":0}]}"#,
+            "hugepageLimits",
+            "hugetlb",
+        ),
+    ] {
+        if m.config().dirs.contains_key(sub) {
+            println!("{field}: the {sub} hierarchy is mounted here, refusal not checked");
+            continue;
+        }
+        let e = m.check_resources(&resources(json)).unwrap_err().to_string();
         assert!(
-            w.iter()
-                .any(|w| w.starts_with("linux.resources.hugepageLimits: ")),
-            "{w:?}"
+            e.starts_with(&format!("linux.resources.{field}: cannot set the limit: "))
+                && e.contains(&format!("the cgroup v1 {sub} controller is not mounted")),
+            "{e}"
         );
     }
+    assert!(m
+        .check_resources(&resources(r#"{"network":{},"rdma":{}}"#))
+        .unwrap()
+        .is_empty());
     m.destroy().unwrap();
 }
 

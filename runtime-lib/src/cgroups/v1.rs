@@ -139,17 +139,30 @@ impl Manager for V1Manager {
             });
         }
         let mut w = validate::common_warnings(r);
-        // runc skips a resource whose hierarchy is not mounted; do the same, but say so.
+        if r.memory().as_ref().and_then(|m| m.use_hierarchy()) == Some(false) {
+            w.push(use_hierarchy_warning());
+        }
+        // A value for a controller whose hierarchy is not mounted cannot be set. runc 1.1
+        // refuses it ("cannot set X limit: container could not join or create cgroup"), so
+        // husk refuses it too, naming the field; a section that asks for nothing is fine.
         let cpu = r.cpu().as_ref();
         let wants = [
-            ("memory", "memory", r.memory().is_some()),
+            (
+                "memory",
+                "memory",
+                r.memory().as_ref().is_some_and(memory_fields_set),
+            ),
             ("cpu", "cpu", cpu.is_some_and(cpu_fields_set)),
             (
                 "cpu.cpus/mems",
                 "cpuset",
-                cpu.is_some_and(|c| c.cpus().is_some() || c.mems().is_some()),
+                cpu.is_some_and(|c| {
+                    [c.cpus(), c.mems()]
+                        .iter()
+                        .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
+                }),
             ),
-            ("pids", "pids", r.pids().is_some()),
+            ("pids", "pids", r.pids().is_some_and(|p| p.limit() != 0)),
             (
                 "blockIO",
                 "blkio",
@@ -163,7 +176,9 @@ impl Manager for V1Manager {
             (
                 "network.classID",
                 "net_cls",
-                r.network().as_ref().is_some_and(|n| n.class_id().is_some()),
+                r.network()
+                    .as_ref()
+                    .is_some_and(|n| n.class_id().is_some_and(|c| c != 0)),
             ),
             (
                 "network.priorities",
@@ -180,10 +195,13 @@ impl Manager for V1Manager {
         ];
         for (field, sub, wanted) in wants {
             if wanted && self.dir(sub).is_none() {
-                w.push(format!(
-                    "linux.resources.{field}: the cgroup v1 {sub} controller is not mounted; \
-                     the limit is not applied"
-                ));
+                return Err(CgroupError::Invalid {
+                    field: format!("linux.resources.{field}"),
+                    msg: format!(
+                        "cannot set the limit: the cgroup v1 {sub} controller is not mounted \
+                         on this host (runc refuses it too)"
+                    ),
+                });
             }
         }
         Ok(w)
@@ -209,6 +227,7 @@ impl Manager for V1Manager {
             pids: self.dir("pids"),
             blkio: self.dir("blkio"),
             hugetlb: self.dir("hugetlb"),
+            cpuset: self.dir("cpuset"),
         };
         stats::v1(
             &dirs,
@@ -234,14 +253,34 @@ impl V1Manager {
     }
 }
 
+/// Whether `set_cpu` writes anything (0 means "not set", as in runc).
 fn cpu_fields_set(c: &LinuxCpu) -> bool {
-    c.shares().is_some()
-        || c.quota().is_some()
-        || c.period().is_some()
-        || c.burst().is_some()
+    c.shares().is_some_and(|v| v != 0)
+        || c.quota().is_some_and(|v| v != 0)
+        || c.period().is_some_and(|v| v != 0)
+        || c.burst().is_some_and(|v| v != 0)
         || c.idle().is_some()
-        || c.realtime_runtime().is_some()
-        || c.realtime_period().is_some()
+        || c.realtime_runtime().is_some_and(|v| v != 0)
+        || c.realtime_period().is_some_and(|v| v != 0)
+}
+
+/// Whether `set_memory` writes anything.
+fn memory_fields_set(m: &LinuxMemory) -> bool {
+    [m.limit(), m.swap(), m.reservation()]
+        .iter()
+        .any(|v| v.is_some_and(|v| v != 0))
+        || m.disable_oom_killer() == Some(true)
+        || m.swappiness().is_some_and(|s| s <= 100)
+        || m.use_hierarchy() == Some(true)
+}
+
+/// `useHierarchy: false` cannot be honoured: since Linux 5.11 memory is always accounted
+/// hierarchically (v1 `memory.use_hierarchy` reads 1 and refuses 0; v2 has no such switch).
+/// runc 1.1 ignores the field on both drivers; husk ignores it too, with this warning.
+pub(crate) fn use_hierarchy_warning() -> String {
+    "linux.resources.memory.useHierarchy: false cannot be honoured, this kernel always \
+     accounts memory hierarchically; ignored (as runc does)"
+        .into()
 }
 
 /// The `oom_kill` line of `memory.oom_control` (or `memory.events` on v2).
@@ -398,12 +437,13 @@ pub(crate) fn set_memory(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupError>
             &s.to_string(),
         )?;
     }
-    if let Some(h) = m.use_hierarchy() {
+    // false is warned about and skipped (use_hierarchy_warning).
+    if m.use_hierarchy() == Some(true) {
         fs::write(
             Some("linux.resources.memory.useHierarchy"),
             dir,
             "memory.use_hierarchy",
-            if h { "1" } else { "0" },
+            "1",
         )?;
     }
     Ok(())
@@ -661,5 +701,56 @@ mod tests {
         let e = set_pids(&d, 5).unwrap_err().to_string();
         assert!(e.starts_with("linux.resources.pids.limit: write "), "{e}");
         assert!(e.contains("pids.max \"5\""), "{e}");
+    }
+
+    #[test]
+    fn unmounted_controller_is_refused_like_runc_and_use_hierarchy_false_warned() {
+        let m = V1Manager::new(CgroupConfig {
+            path: "/x".into(),
+            unified: false,
+            dirs: [(
+                "devices".to_string(),
+                PathBuf::from("/nonexistent/devices/x"),
+            )]
+            .into_iter()
+            .collect(),
+        });
+        let r = |j: &str| -> LinuxResources { serde_json::from_str(j).unwrap() };
+        for (j, field) in [
+            (r#"{"memory":{"limit":1048576}}"#, "memory"),
+            (r#"{"cpu":{"shares":512}}"#, "cpu"),
+            (r#"{"cpu":{"cpus":"0"}}"#, "cpu.cpus/mems"),
+            (r#"{"pids":{"limit":5}}"#, "pids"),
+            (r#"{"network":{"classID":5}}"#, "network.classID"),
+        ] {
+            let e = m.check_resources(&r(j)).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("linux.resources.{field}: cannot set the limit: ")),
+                "{e}"
+            );
+        }
+        // Sections that ask for nothing (0 is "not set") need no controller.
+        let w = m
+            .check_resources(&r(
+                r#"{"memory":{"limit":0},"cpu":{"shares":0,"cpus":""},"pids":{"limit":0},
+                    "network":{"classID":0},"hugepageLimits":[],"rdma":{}}"#,
+            ))
+            .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        let m = V1Manager::new(CgroupConfig {
+            path: "/x".into(),
+            unified: false,
+            dirs: [("memory".to_string(), PathBuf::from("/nonexistent/memory/x"))]
+                .into_iter()
+                .collect(),
+        });
+        let w = m
+            .check_resources(&r(r#"{"memory":{"useHierarchy":false}}"#))
+            .unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].starts_with("linux.resources.memory.useHierarchy: "),
+            "{w:?}"
+        );
     }
 }

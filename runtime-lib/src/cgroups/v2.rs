@@ -87,10 +87,7 @@ impl Manager for V2Manager {
         let mut w = validate::common_warnings(r);
         if let Some(m) = r.memory() {
             if m.use_hierarchy() == Some(false) {
-                return Err(CgroupError::Invalid {
-                    field: "linux.resources.memory.useHierarchy".into(),
-                    msg: "cgroup v2 always accounts memory hierarchically".into(),
-                });
+                w.push(super::v1::use_hierarchy_warning());
             }
             // runc's fs2 driver ignores both; they have no v2 file.
             if m.swappiness().is_some_and(|s| s <= 100) {

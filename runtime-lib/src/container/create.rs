@@ -55,7 +55,13 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
     if dir.exists() {
         return Err(Error::AlreadyExists(b.id.clone()));
     }
-    let plan = spec::load(&b.bundle)?;
+    let mut plan = spec::load(&b.bundle)?;
+    // Taken before the notify socket is added: exec'd processes do not get NOTIFY_SOCKET
+    // (runc's exec template is the bundle's `process` too).
+    let exec_defaults = super::ExecDefaults::from_spec(&plan.spec, b.no_new_keyring);
+    if b.notify_socket.is_some() {
+        super::notify::add_to_plan(&dir, &mut plan);
+    }
     let process = plan.spec.process().as_ref().expect("validated");
     let terminal = process.terminal().unwrap_or(false);
     // `run` in the foreground with a terminal and no console socket: the pty master comes back
@@ -127,11 +133,14 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         annotations: plan.spec.annotations().clone().unwrap_or_default(),
         hooks: plan.spec.hooks().clone(),
         resources: Some(resources.clone()),
-        exec: Some(super::ExecDefaults::from_spec(&plan.spec, b.no_new_keyring)),
+        exec: Some(exec_defaults),
     };
     dir.save(&state)?;
     if let Some(exec) = &state.exec {
         dir.save_exec(exec)?;
+    }
+    if b.notify_socket.is_some() {
+        super::notify::make_dir(&dir)?;
     }
 
     manager.create()?;
@@ -173,6 +182,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         no_pivot: b.no_pivot,
         no_new_keyring: b.no_new_keyring,
         preserve_fds: b.preserve_fds,
+        listen_fds: b.listen_fds,
         fifo: &fifo,
         console_socket: console_socket.as_ref(),
         close_in_child: Some(std::os::fd::AsFd::as_fd(&*lock)),
@@ -219,5 +229,6 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         child: !b.detached,
         warnings,
         console,
+        notify_host: None,
     })
 }

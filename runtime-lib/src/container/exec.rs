@@ -80,6 +80,10 @@ pub struct ExecOptions {
     pub detach: bool,
     /// Exec into a paused container too (`--ignore-paused`); the process starts frozen.
     pub ignore_paused: bool,
+    /// The AppArmor profile (`--apparmor`), instead of the container's.
+    pub apparmor: Option<String>,
+    /// The SELinux label (`--process-label`), instead of the container's.
+    pub process_label: Option<String>,
 }
 
 /// A process started by [`Container::exec`].
@@ -155,7 +159,9 @@ impl ExecOptions {
                     || self.user.is_some()
                     || !self.additional_gids.is_empty()
                     || !self.caps.is_empty()
-                    || self.no_new_privs;
+                    || self.no_new_privs
+                    || self.apparmor.is_some()
+                    || self.process_label.is_some();
                 if cli_set {
                     return Err(Error::Unsupported(
                         "exec: --process cannot be combined with a command or process flags".into(),
@@ -168,6 +174,13 @@ impl ExecOptions {
                 }
                 if p.rlimits().as_ref().is_none_or(|r| r.is_empty()) {
                     p.set_rlimits(base.rlimits().clone());
+                }
+                // runc: and the container's AppArmor profile and SELinux label.
+                if p.apparmor_profile().as_ref().is_none_or(|a| a.is_empty()) {
+                    p.set_apparmor_profile(base.apparmor_profile().clone());
+                }
+                if p.selinux_label().as_ref().is_none_or(|l| l.is_empty()) {
+                    p.set_selinux_label(base.selinux_label().clone());
                 }
                 p
             }
@@ -222,6 +235,12 @@ impl ExecOptions {
                 }
                 if self.no_new_privs {
                     p.set_no_new_privileges(Some(true));
+                }
+                if let Some(a) = &self.apparmor {
+                    p.set_apparmor_profile(Some(a.clone()));
+                }
+                if let Some(l) = &self.process_label {
+                    p.set_selinux_label(Some(l.clone()));
                 }
                 p
             }

@@ -18,6 +18,7 @@ use crate::{Error, Result};
 mod create;
 mod exec;
 mod lifecycle;
+mod notify;
 
 pub use exec::{ExecDefaults, ExecOptions, ExecProcess};
 
@@ -109,6 +110,8 @@ pub struct ContainerBuilder {
     pub(crate) preserve_fds: u32,
     pub(crate) systemd_cgroup: bool,
     pub(crate) detached: bool,
+    pub(crate) notify_socket: Option<PathBuf>,
+    pub(crate) listen_fds: u32,
 }
 
 impl ContainerBuilder {
@@ -125,6 +128,8 @@ impl ContainerBuilder {
             preserve_fds: 0,
             systemd_cgroup: false,
             detached: true,
+            notify_socket: None,
+            listen_fds: 0,
         }
     }
     /// The state root (`--root`), default [`DEFAULT_STATE_ROOT`].
@@ -169,6 +174,21 @@ impl ContainerBuilder {
         self.detached = yes;
         self
     }
+    /// The caller's `NOTIFY_SOCKET` (runc's sd_notify proxy): the container gets a socket of
+    /// its own at `/run/notify/notify.sock` (`NOTIFY_SOCKET` set for its process), which
+    /// [`Container::start`] relays to the host's socket; see [`Container::notify_socket`].
+    pub fn notify_socket(mut self, host_socket: impl Into<PathBuf>) -> Self {
+        self.notify_socket = Some(host_socket.into());
+        self
+    }
+    /// Socket activation: the caller's fds 3..3+n (systemd's `LISTEN_FDS`, meant for this
+    /// process) go to the container process, before any `--preserve-fds` ones, with
+    /// `LISTEN_FDS=n` and `LISTEN_PID` set to the process' own pid (1 in a new pid namespace,
+    /// what runc sets).
+    pub fn listen_fds(mut self, n: u32) -> Self {
+        self.listen_fds = n;
+        self
+    }
     /// Create the container: validate the bundle, create cgroup and namespaces, prepare the
     /// root filesystem, and leave init blocked until [`Container::start`].
     ///
@@ -190,6 +210,8 @@ pub struct Container {
     warnings: Vec<String>,
     /// The pty master of a foreground container with a terminal.
     console: Option<OwnedFd>,
+    /// The host's sd_notify socket for [`Container::start`] to relay to.
+    notify_host: Option<PathBuf>,
 }
 
 impl Container {
@@ -220,6 +242,7 @@ impl Container {
             child: false,
             warnings: Vec::new(),
             console: None,
+            notify_host: None,
         })
     }
 
@@ -317,7 +340,7 @@ impl Container {
     /// # Errors
     /// [`Error::WrongState`] when the container is not `created`.
     pub fn start(&mut self) -> Result<()> {
-        let _lock = self.dir.lock()?;
+        let lock = self.dir.lock()?;
         match self.status() {
             Status::Created => {}
             Status::Stopped => return Err(self.wrong("cannot start a container that has stopped")),
@@ -326,6 +349,10 @@ impl Container {
             }
             _ => return Err(self.wrong("cannot start an already running container")),
         }
+        let relay = match &self.notify_host {
+            Some(host) => notify::Relay::bind(&self.dir, host)?,
+            None => None,
+        };
         let fifo = match lifecycle::release_fifo(&self.dir, self.state.pid) {
             Ok(f) => f,
             Err(e) => {
@@ -355,7 +382,28 @@ impl Container {
             let failed = crate::hooks::run_all("poststart", poststart, &self.hook_state());
             self.warnings.extend(failed.iter().map(|e| e.to_string()));
         }
+        // The wait for READY may be long: `delete` and others must not queue behind it.
+        drop(lock);
+        if let Some(relay) = relay {
+            // As runc: after the poststart hooks. A foreground `run` stays the main process.
+            let main_pid = if self.child {
+                std::process::id()
+            } else {
+                self.state.pid as u32
+            };
+            relay.forward(self.state.pid, main_pid)?;
+        }
         Ok(())
+    }
+
+    /// Relay the container's sd_notify `READY=` to `host_socket` during [`Container::start`]
+    /// (runc reads `NOTIFY_SOCKET` from `start`'s environment). Only a container created with
+    /// [`ContainerBuilder::notify_socket`] has a socket to listen on; for others this does
+    /// nothing. `start` then returns once the container said `READY=` or exited, after sending
+    /// the `READY=` line and `MAINPID=<container pid>` (the runtime's own pid for a foreground
+    /// `run`, which stays the main process) to the host.
+    pub fn notify_socket(&mut self, host_socket: impl Into<PathBuf>) {
+        self.notify_host = Some(host_socket.into());
     }
 
     fn wrong(&self, msg: &str) -> Error {
@@ -367,18 +415,51 @@ impl Container {
 
     /// Send `signal` to the container process, or with `all` to every process in its cgroup.
     ///
+    /// SIGKILL to a paused container also thaws it, as runc does: on cgroup v1 a frozen process
+    /// acts on no signal, not even SIGKILL, until it is thawed, so the container would stay
+    /// paused with the kill pending (`ctr task kill -s SIGKILL` of a paused task never ended,
+    /// and neither did `ctr task rm -f`). Other signals leave it paused.
+    ///
+    /// `all` works on a stopped container too, as in runc: processes that outlived init (it
+    /// did not own its pid namespace) are still in its cgroup, and containerd's shim ends them
+    /// with `kill --all <id> 9` as soon as init exits.
+    ///
     /// # Errors
-    /// "container not running" when it has stopped.
+    /// "container not running" when it has stopped (without `all`) or is being created.
     pub fn kill(&self, signal: Signal, all: bool) -> Result<()> {
-        match self.status() {
-            Status::Stopped | Status::Creating => return Err(self.wrong("container not running")),
-            _ => {}
+        let status = self.status();
+        if status == Status::Creating || (status == Status::Stopped && !all) {
+            return Err(self.wrong("container not running"));
         }
+        if status == Status::Stopped && self.state.cgroup.is_none() {
+            return Ok(());
+        }
+        let sent = self.send(signal, all, status == Status::Paused);
+        if sent.is_ok() && status == Status::Paused && signal == Signal::SIGKILL {
+            self.cgroup()?.thaw()?;
+        }
+        sent
+    }
+
+    fn send(&self, signal: Signal, all: bool, paused: bool) -> Result<()> {
         if all {
             if let Some(cg) = &self.state.cgroup {
-                for pid in cgroups::from_config(cg).pids()? {
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+                // Frozen while the list is read and signalled, as runc does: a process that
+                // forks in between would otherwise escape the signal (a fork bomb outruns
+                // any loop over cgroup.procs). A paused container stays paused; thawing it
+                // after SIGKILL is `kill`'s business.
+                let m = cgroups::from_config(cg);
+                let froze = !paused && m.freeze().is_ok();
+                let pids = m.pids();
+                if let Ok(pids) = &pids {
+                    for pid in pids {
+                        let _ = nix::sys::signal::kill(Pid::from_raw(*pid), signal);
+                    }
                 }
+                if froze {
+                    m.thaw()?;
+                }
+                pids?;
                 return Ok(());
             }
         }
@@ -451,10 +532,14 @@ impl Container {
 
     /// The host pids of every process of the container (`ps`).
     ///
+    /// A stopped container is not an error: its cgroup (until `delete`) may still hold
+    /// processes that outlived init, and otherwise the list is empty. containerd's shim asks
+    /// for the pids of a stopped task (`ctr task ps` after `ctr task kill`), and runc answers.
+    ///
     /// # Errors
-    /// When the container has stopped or its cgroup cannot be read.
+    /// While the container is being created, or when its cgroup cannot be read.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        if matches!(self.status(), Status::Stopped | Status::Creating) {
+        if self.status() == Status::Creating {
             return Err(self.wrong("container not running"));
         }
         let mut p = self.cgroup()?.pids()?;

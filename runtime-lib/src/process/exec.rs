@@ -260,7 +260,12 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
     nix::unistd::setsid().map_err(|e| sys_err("setsid()", e))?;
     if !cfg.no_new_keyring {
         let name = CString::new(format!("_ses.{}", cfg.id)).unwrap_or_default();
-        match crate::sys::process::join_session_keyring(&name) {
+        // Joins init's keyring (found by name: init made it searchable), as runc does.
+        let joined = security::lsm::with_key_label(process, || {
+            crate::sys::process::join_session_keyring(&name)
+        })
+        .map_err(|e| fail(e.to_string(), e.errno()))?;
+        match joined {
             Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
                 return Err(sys_err("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", e))
             }
@@ -273,6 +278,12 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
     }
     security::apply_rlimits(process.rlimits().as_deref().unwrap_or(&[]))
         .map_err(|e| fail(e.to_string(), e.source.errno()))?;
+    // AppArmor/SELinux labels are written through a trusted procfs (S6), opened now while we
+    // have the capabilities a fresh procfs needs.
+    let procfs = match security::lsm::wants_labels(process) {
+        true => Some(crate::rootfs::trusted_procfs().map_err(|e| fail(e.to_string(), e.errno()))?),
+        false => None,
+    };
     let cwd = process.cwd();
     let cwd_done = nix::unistd::chdir(cwd).is_ok();
     let nnp = process.no_new_privileges().unwrap_or(false);
@@ -293,6 +304,10 @@ fn exec_child(cfg: &ExecConfig<'_>, ch: &Channel) -> Result<Infallible, ErrorDat
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
     crate::sys::process::reset_signals_for_exec()
         .map_err(|e| sys_err("rt_sigprocmask(SIG_SETMASK, [])", e))?;
+    if let Some(procfs) = procfs {
+        security::lsm::apply_exec_labels(procfs.as_fd(), process)
+            .map_err(|e| fail(e.to_string(), e.errno()))?;
+    }
     if nnp {
         security::set_no_new_privs().map_err(|e| fail(e.to_string(), e.source.errno()))?;
         if let Some(prog) = cfg.seccomp {

@@ -19,6 +19,9 @@ use crate::rootfs::{self, RootfsOptions};
 use crate::security::{self, CapSets};
 use crate::sys::process::{clone3_fork, exit_now, Forked};
 
+/// `KEY_USR_SEARCH` of keyctl(2)'s permission mask.
+const KEY_USR_SEARCH: u32 = 0x0008_0000;
+
 /// Entry point of the forked child.
 pub(super) fn child_main(cfg: &InitConfig<'_>, ch: Channel) -> ! {
     if let Some(fd) = cfg.close_in_child {
@@ -160,13 +163,32 @@ fn init(
     }
     if !cfg.no_new_keyring {
         let name = CString::new(format!("_ses.{}", cfg.id)).unwrap_or_default();
-        match crate::sys::process::join_session_keyring(&name) {
+        // The keyring gets the process' SELinux label, as with runc.
+        let joined = security::lsm::with_key_label(process, || {
+            crate::sys::process::join_session_keyring(&name)
+        })
+        .map_err(|e| fail(e.to_string(), e.errno()))?;
+        match joined {
+            // As runc: the owner may search the keyring (KEY_USR_SEARCH), so that `exec`'s
+            // join by the same name finds it and exec'd processes share init's keyring
+            // instead of each getting a new one.
+            Ok(serial) => crate::sys::process::key_add_perm(serial, KEY_USR_SEARCH)
+                .map_err(|e| sys_err(format!("keyctl(KEYCTL_SETPERM, {serial}, +search)"), e))?,
             Err(e) if e.raw_os_error() != Some(libc::ENOSYS) => {
                 return Err(sys_err("keyctl(KEYCTL_JOIN_SESSION_KEYRING)", e))
             }
             _ => {}
         }
     }
+    // In a user namespace, bind sources under root-only directories are out of our reach:
+    // the runtime opens them (our namespaces are final now, no mount is made yet).
+    let sources = if ns.has(LinuxNamespaceType::User) && rootfs::MountSources::wanted(spec) {
+        // An exchange with the parent: `CgroupJoined` comes first.
+        join_cgroup()?;
+        Some(recv_mount_sources(ch)?)
+    } else {
+        None
+    };
     let opts = RootfsOptions {
         spec,
         rootfs: &plan.rootfs,
@@ -174,6 +196,7 @@ fn init(
         no_pivot: cfg.no_pivot,
         new_userns: ns.is_new(LinuxNamespaceType::User),
         new_cgroupns: ns.is_new(LinuxNamespaceType::Cgroup),
+        mount_sources: None,
     };
     // prestart/createRuntime (in the runtime) and createContainer (here) run once every mount
     // is in place, before pivot_root, as runc does.
@@ -190,11 +213,17 @@ fn init(
             .and_then(|()| run_create_hooks(cfg, ch, hooks))
             .map_err(keep)
     };
-    if let Err(e) = rootfs::setup_with_hooks(&opts, before_cgroup, before_pivot) {
+    let with_sources = RootfsOptions {
+        mount_sources: sources.as_ref(),
+        ..opts
+    };
+    if let Err(e) = rootfs::setup_with_hooks(&with_sources, before_cgroup, before_pivot) {
         return Err(hook_err
             .into_inner()
             .unwrap_or_else(|| fail(e.to_string(), e.errno())));
     }
+    // The host-side sources are mounted: close them now, not at execve.
+    drop(sources);
     // setup_with_hooks ran before_pivot, so we are in our cgroups from here on.
     debug_assert!(joined.get());
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
@@ -246,14 +275,33 @@ fn init(
         "config.json",
     )?;
 
-    // S2: nothing but stdio and the preserved fds may reach the container process. The
-    // preserved ones are passed even if the caller had them close-on-exec, as runc does.
-    for fd in 3..3 + cfg.preserve_fds as i32 {
-        crate::sys::process::clear_cloexec(fd)
-            .map_err(|e| sys_err(format!("fcntl({fd}, F_SETFD, 0) for --preserve-fds"), e))?;
+    // Socket activation, as runc: the listen fds come first (3..), then the preserved ones.
+    let mut env = env;
+    if cfg.listen_fds > 0 {
+        super::set_env(&mut env, format!("LISTEN_FDS={}", cfg.listen_fds));
+        // The process' own pid, as sd_listen_fds(3) checks it: 1 in a new pid namespace (what
+        // runc always sets), the real one when the host's pid namespace is shared.
+        let pid = nix::unistd::getpid();
+        super::set_env(&mut env, format!("LISTEN_PID={pid}"));
     }
-    crate::sys::process::cloexec_from(3 + cfg.preserve_fds)
+    // S2: nothing but stdio, the listen fds and the preserved fds may reach the container
+    // process. They are passed even if the caller had them close-on-exec, as runc does.
+    let passed = cfg.listen_fds + cfg.preserve_fds;
+    for fd in 3..3 + passed as i32 {
+        let what = if (fd - 3) < cfg.listen_fds as i32 {
+            "LISTEN_FDS"
+        } else {
+            "--preserve-fds"
+        };
+        crate::sys::process::clear_cloexec(fd)
+            .map_err(|e| sys_err(format!("fcntl({fd}, F_SETFD, 0) for {what}"), e))?;
+    }
+    crate::sys::process::cloexec_from(3 + passed)
         .map_err(|e| sys_err("close_range(CLOSE_RANGE_CLOEXEC)", e))?;
+    // AppArmor/SELinux take effect at execve; written now, before Ready, so that a profile
+    // the kernel does not know fails `create` (as with runc), through the trusted procfs (S6).
+    security::lsm::apply_exec_labels(procfs.as_fd(), process)
+        .map_err(|e| fail(e.to_string(), e.errno()))?;
     // A notify listener must reach the parent before create returns (runc does the same):
     // then the filter is loaded here, before Ready, instead of right before execve.
     let notify = plan.seccomp.as_ref().filter(|p| nnp && p.uses_notify());
@@ -317,6 +365,27 @@ fn init(
         crate::OsError(err)
     );
     exit_now(127)
+}
+
+/// Ask the runtime for the bind sources and collect them (sync messages 10-12).
+fn recv_mount_sources(ch: &Channel) -> Result<rootfs::MountSources, ErrorData> {
+    ch.send_parent(&ToParent::MountSources)
+        .map_err(|e| sys_err("sync: send", e))?;
+    let mut sources = rootfs::MountSources::default();
+    loop {
+        match ch.recv_from_parent_fd() {
+            Ok(Some((ToChild::MountSource { index }, Some(fd)))) => sources.insert(index, fd),
+            Ok(Some((ToChild::MountSourcesDone, _))) => return Ok(sources),
+            Ok(Some((m, _))) => {
+                return Err(fail(
+                    format!("sync: expected MountSource or MountSourcesDone, got {m:?}"),
+                    None,
+                ))
+            }
+            Ok(None) => exit_now(1), // the parent is gone: nobody to report to
+            Err(e) => return Err(sys_err("sync: recv", e)),
+        }
+    }
 }
 
 fn ns_path(join: &[(LinuxNamespaceType, std::path::PathBuf)], t: LinuxNamespaceType) -> String {

@@ -42,6 +42,8 @@ pub(crate) struct InitConfig<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Socket-activation fds (`LISTEN_FDS`): fds 3..3+n, before the preserved ones.
+    pub listen_fds: u32,
     /// `O_PATH` fd of the exec fifo.
     pub fifo: &'a OwnedFd,
     /// The connected console socket, when `process.terminal` is set.
@@ -196,6 +198,10 @@ pub(crate) fn spawn(
                 send_to_agent(cfg, init_pid, fd)?;
                 send(ToChild::SeccompDone)?;
             }
+            Some(ToParent::MountSources) => {
+                send_mount_sources(cfg, init_pid, &parent_end)?;
+                send(ToChild::MountSourcesDone)?;
+            }
             Some(ToParent::Ready) => break,
             Some(ToParent::Error(e)) => {
                 return Err(InitError {
@@ -217,6 +223,24 @@ pub(crate) fn spawn(
     }
     reaper.pids.clear();
     Ok(Spawned { pid: init_pid })
+}
+
+/// Open the bind sources of init's mounts as host root, in init's (final) mount namespace,
+/// and pass them to it: from inside its user namespace, init cannot reach a source under a
+/// root-only directory (rootfs::MountSources).
+fn send_mount_sources(cfg: &InitConfig<'_>, pid: i32, ch: &Channel) -> Result<(), Error> {
+    let plan = cfg.plan;
+    let sources =
+        crate::rootfs::MountSources::open_for(pid, &plan.spec, &plan.bundle, &plan.rootfs)
+            .map_err(|e| InitError {
+                msg: e.to_string(),
+                errno: e.errno(),
+            })?;
+    for (index, fd) in sources.iter() {
+        ch.send_child_fd(&ToChild::MountSource { index }, fd)
+            .map_err(|e| Error::sys("send to init", e))?;
+    }
+    Ok(())
 }
 
 /// Hand the seccomp notify fd to the agent at `linux.seccomp.listenerPath`, with runc's
@@ -325,6 +349,15 @@ pub(crate) fn look_path(name: &str, env: &[String]) -> Result<std::path::PathBuf
     ))
 }
 
+/// Replace `NAME=...` in `env` (every occurrence) by `value`, or append it: the runtime's value
+/// wins over the bundle's, as in runc where it is set last.
+pub(crate) fn set_env(env: &mut Vec<String>, value: String) {
+    let name = value.split_once('=').map_or(value.as_str(), |(n, _)| n);
+    let prefix = format!("{name}=");
+    env.retain(|e| !e.starts_with(&prefix));
+    env.push(value);
+}
+
 /// The most of `/etc/passwd` read to find a home directory (S9: the file is the image's).
 const PASSWD_MAX: u64 = 1 << 20;
 
@@ -365,6 +398,21 @@ fn passwd_home(path: &str, uid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_env_replaces_every_copy() {
+        let mut env = vec![
+            "A=1".to_string(),
+            "NOTIFY=x".into(),
+            "NOTIFY_SOCKET=/a".into(),
+        ];
+        env.push("NOTIFY_SOCKET=/b".into());
+        set_env(&mut env, "NOTIFY_SOCKET=/run/notify/notify.sock".into());
+        assert_eq!(
+            env,
+            ["A=1", "NOTIFY=x", "NOTIFY_SOCKET=/run/notify/notify.sock"]
+        );
+    }
 
     #[test]
     fn look_path_like_go() {

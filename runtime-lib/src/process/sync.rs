@@ -4,7 +4,7 @@
 //! | # | direction | message | when |
 //! |---|---|---|---|
 //! | 1 | parent → child | `Go` | uid/gid maps written for a user namespace made by `clone3` |
-//! | 1b | parent → child | `CgroupJoined` | right after `Go` and before any answer: the child is in its cgroups (it waits for this before forking, a cgroup namespace, a `cgroup` mount, hooks) |
+//! | 1b | parent → child | `CgroupJoined` | right after `Go` and before any answer: the child is in its cgroups (it waits for this before forking, a cgroup namespace, a `cgroup` mount, `MountSources`, hooks) |
 //! | 2 | child → parent | `NeedMaps` | slow path: the child `unshare`d a user namespace; parent writes its maps |
 //! | 3 | parent → child | `MapsDone` | answer to `NeedMaps` |
 //! | 4 | child → parent | `Init { pid }` | a second fork made the real init (a sibling, `CLONE_PARENT`); the intermediate exits |
@@ -13,6 +13,9 @@
 //! | 7 | child → parent | `SeccompFd` + SCM_RIGHTS | the profile uses `SCMP_ACT_NOTIFY`: the listener fd, for the parent to send to `listenerPath` |
 //! | 8 | parent → child | `SeccompDone` | the agent has the fd |
 //! | 9 | child → parent | `Ready` | setup done; init now blocks on the exec fifo |
+//! | 10 | child → parent | `MountSources` | user namespace with bind mounts, before any mount: init's namespaces are final; parent opens the bind sources as host root through `/proc/<init>/root` (rootfs::MountSources) |
+//! | 11 | parent → child | `MountSource { index }` + SCM_RIGHTS | one per bind mount: the `O_PATH` fd of `mounts[index]`'s source |
+//! | 12 | parent → child | `MountSourcesDone` | answer to `MountSources`, after the last fd |
 //! | * | child → parent | `Error(..)` | any failure; the child exits right after |
 //!
 //! Errors cross as data (stage, errno, message), never as flattened strings, so the parent can
@@ -31,6 +34,8 @@ pub(crate) enum ToChild {
     MapsDone,
     HooksDone,
     SeccompDone,
+    MountSource { index: usize },
+    MountSourcesDone,
 }
 
 /// A message from the child to the parent.
@@ -41,6 +46,7 @@ pub(crate) enum ToParent {
     CreateRuntimeHooks,
     SeccompFd,
     Ready,
+    MountSources,
     Error(ErrorData),
 }
 
@@ -104,6 +110,23 @@ impl Channel {
         m: &ToParent,
         fd: std::os::fd::BorrowedFd<'_>,
     ) -> std::io::Result<()> {
+        self.send_json_fd(m, fd)
+    }
+
+    /// Send `m` to the child with `fd` attached (SCM_RIGHTS).
+    pub(crate) fn send_child_fd(
+        &self,
+        m: &ToChild,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> std::io::Result<()> {
+        self.send_json_fd(m, fd)
+    }
+
+    fn send_json_fd<T: Serialize>(
+        &self,
+        m: &T,
+        fd: std::os::fd::BorrowedFd<'_>,
+    ) -> std::io::Result<()> {
         use nix::sys::socket::{sendmsg, ControlMessage, UnixAddr};
         let data = serde_json::to_vec(m).map_err(std::io::Error::other)?;
         let fds = [fd.as_raw_fd()];
@@ -122,6 +145,19 @@ impl Channel {
     pub(crate) fn recv_from_child_fd(
         &self,
     ) -> std::io::Result<Option<(ToParent, Option<OwnedFd>)>> {
+        self.recv_json_fd()
+    }
+
+    /// Receive one message from the parent and the fd attached to it, if any.
+    pub(crate) fn recv_from_parent_fd(
+        &self,
+    ) -> std::io::Result<Option<(ToChild, Option<OwnedFd>)>> {
+        self.recv_json_fd()
+    }
+
+    fn recv_json_fd<T: for<'de> Deserialize<'de>>(
+        &self,
+    ) -> std::io::Result<Option<(T, Option<OwnedFd>)>> {
         use nix::sys::socket::{recvmsg, ControlMessageOwned, UnixAddr};
         let mut buf = vec![0u8; MAX];
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);

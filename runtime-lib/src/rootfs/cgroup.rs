@@ -76,7 +76,7 @@ pub(crate) fn mount_v2(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(
             let src = v2_own_dir(&mounts, &cgroups).ok_or_else(|| {
                 RootfsError::Unsafe("no cgroup2 mount holds this process's cgroup".into())
             })?;
-            mount_bind(ctx, &src, dest, &bind_options(o))
+            mount_bind(ctx, &src, dest, &bind_options(o), None)
         }
         Err(e) => Err(e),
         Ok(()) => {
@@ -215,15 +215,18 @@ fn mount_v1(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsEr
     )
     .map_err(RootfsError::Unsafe)?;
     // The tmpfs that holds the hierarchies: runc's flags and mode, the config's propagation.
+    // It gets linux.mountLabel like any tmpfs (runc mounts it as a tmpfs mount entry).
     let tmp = ctx.root.mkdir_all(dest, 0o755)?;
+    let data = ctx.labelled(&MountKind::Tmpfs, Some("mode=755".into()));
     mount_at(
         Some(Path::new("tmpfs")),
         tmp.as_fd(),
         dest,
         Some("tmpfs"),
         DEFAULT_FLAGS,
-        Some("mode=755"),
-    )?;
+        data.as_deref(),
+    )
+    .map_err(|e| ctx.label_hint(&MountKind::Tmpfs, e))?;
     let tmp = ctx.root.open_path(
         dest,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY,
@@ -247,7 +250,7 @@ fn mount_v1(ctx: &Ctx<'_>, dest: &Path, o: &MountOptions) -> Result<(), RootfsEr
                 Some(&data),
             )?;
         } else if let Some(own) = &e.own_dir {
-            mount_bind(ctx, own, &sub, &bind_options(o))?;
+            mount_bind(ctx, own, &sub, &bind_options(o), None)?;
         }
         if e.controllers.len() > 1 {
             for c in &e.controllers {

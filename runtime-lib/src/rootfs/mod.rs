@@ -21,7 +21,11 @@
 //!   shows the cgroup the process is in);
 //! - `/proc` of that mount namespace must be a procfs (the inherited host one): mounts are
 //!   made onto `/proc/self/fd/N`;
-//! - the cwd does not matter ([`setup`] leaves it at the new `/`).
+//! - the cwd does not matter ([`setup`] leaves it at the new `/`);
+//! - with a user namespace: the bind sources opened by the runtime, still root of the host's
+//!   user namespace, through this process's `/proc/<pid>/root` once its namespaces are final
+//!   ([`MountSources::open_for`]), passed in [`RootfsOptions::mount_sources`]: from inside the
+//!   user namespace a source under a root-only directory cannot be looked up (EACCES).
 //!
 //! Then [`setup`] (or [`setup_with_hook`] to run `createContainer`-style hooks between the
 //! mounts and `pivot_root`), hostname and sysctls through [`trusted_procfs`], then
@@ -34,7 +38,8 @@
 //! - `resolver`: `Root`, the fd-based path resolver;
 //! - `mounts` (+ `cgroup`, `copy`): one function per mount type; `devices`: `/dev`;
 //! - `pivot`: propagation, the rootfs self-bind, `pivot_root` / `MS_MOVE`;
-//! - `paths`: read-only and masked paths; `procfs`: the trusted procfs handle.
+//! - `paths`: read-only and masked paths; `procfs`: the trusted procfs handle;
+//! - `sources`: bind sources the runtime opens on the host side for a user namespace.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -54,12 +59,14 @@ mod paths;
 mod pivot;
 mod procfs;
 mod resolver;
+mod sources;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
 use resolver::Root;
+pub use sources::MountSources;
 
 pub use options::{
     known_option_names, parse_mount_options, parse_propagation, render_flags, MountKind,
@@ -136,6 +143,10 @@ pub struct RootfsOptions<'a> {
     pub new_userns: bool,
     /// The container has its own cgroup namespace (affects `cgroup` mounts).
     pub new_cgroupns: bool,
+    /// Bind sources the runtime opened on the host side (a container with a user namespace
+    /// cannot look up a source under a root-only directory itself); a bind mount without one
+    /// here opens its source by path.
+    pub mount_sources: Option<&'a MountSources>,
 }
 
 /// Pure validation of every filesystem-related field, before anything is created.
@@ -188,6 +199,7 @@ pub fn validate_warnings(spec: &Spec) -> Vec<String> {
 ///     no_pivot: false,
 ///     new_userns: false,
 ///     new_cgroupns: false,
+///     mount_sources: None,
 /// };
 /// setup(&opts)?;
 /// // ... hostname, sysctls through husk::rootfs::trusted_procfs() ...
@@ -258,7 +270,9 @@ where
         if parsed.kind == MountKind::Cgroup {
             before_cgroup()?;
         }
-        mounts::mount_entry(&ctx, m, &parsed).map_err(|e| e.context(format!("mounts[{i}]")))?;
+        let opened = opts.mount_sources.and_then(|s| s.get(i));
+        mounts::mount_entry(&ctx, m, &parsed, opened)
+            .map_err(|e| e.context(format!("mounts[{i}]")))?;
     }
     let setup_dev = devices::needs_setup_dev(spec);
     if setup_dev {
@@ -367,8 +381,12 @@ pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
             .map_err(|e| e.context(format!("linux.readonlyPaths[{i}]")))?;
     }
     let mut null = None;
+    let label = linux
+        .and_then(|l| l.mount_label().as_deref())
+        .filter(|l| !l.is_empty());
     for (i, p) in masked.iter().enumerate() {
-        paths::mask_path(&root, &mut null, Path::new(p))
+        paths::mask_path(&root, &mut null, Path::new(p), label)
+            .map_err(|e| mask_label_hint(label, e))
             .map_err(|e| e.context(format!("linux.maskedPaths[{i}]")))?;
     }
     if dev_ro {
@@ -378,6 +396,18 @@ pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
         paths::remount_readonly(&root, Path::new("/")).map_err(|e| e.context("root.readonly"))?;
     }
     Ok(())
+}
+
+/// A masked directory's tmpfs carries `linux.mountLabel` (as with runc): without SELinux the
+/// kernel refuses it; say why.
+fn mask_label_hint(label: Option<&str>, e: RootfsError) -> RootfsError {
+    match label {
+        Some(l) if e.errno() == Some(libc::EINVAL) && !crate::security::lsm::selinux_enabled() => e
+            .context(format!(
+                "linux.mountLabel {l:?}: SELinux is disabled or not supported, and the kernel refuses the context= mount option"
+            )),
+        _ => e,
+    }
 }
 
 /// A handle on a private, trusted procfs (fresh `fsopen("proc")`, or an equivalent checked with

@@ -26,6 +26,7 @@ use super::options::{render_flags, MountKind, MountOptions};
 use super::resolver::{sys_err, Root};
 use super::validate::{check_proc_destination, clean_in_root};
 use super::{cgroup, copy, RootfsError, RootfsOptions};
+use crate::security::lsm;
 
 /// The `/proc/self/fd/N` path of a descriptor.
 pub(crate) fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
@@ -166,6 +167,43 @@ impl Ctx<'_> {
         }
     }
 
+    /// `linux.mountLabel`, if set.
+    pub(crate) fn mount_label(&self) -> Option<&str> {
+        self.opts
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref())
+            .filter(|l| !l.is_empty())
+    }
+
+    /// The mount data for a mount of `kind`, with `context="<linux.mountLabel>"` where runc
+    /// puts it (security::lsm).
+    pub(crate) fn labelled(&self, kind: &MountKind, data: Option<String>) -> Option<String> {
+        if lsm::mount_takes_label(kind) {
+            lsm::with_mount_label(data, self.mount_label())
+        } else {
+            data
+        }
+    }
+
+    /// Say so when a labelled mount fails because the kernel has no SELinux (runc 1.1 fails
+    /// the same mount, with only the kernel's EINVAL).
+    pub(crate) fn label_hint(&self, kind: &MountKind, e: RootfsError) -> RootfsError {
+        match self.mount_label() {
+            Some(l)
+                if lsm::mount_takes_label(kind)
+                    && e.errno() == Some(libc::EINVAL)
+                    && !lsm::selinux_enabled() =>
+            {
+                e.context(format!(
+                    "linux.mountLabel {l:?}: SELinux is disabled or not supported, and the kernel refuses the context= mount option"
+                ))
+            }
+            _ => e,
+        }
+    }
+
     /// The new mount at `dest`, resolved again after mounting (see the module comment).
     fn reopen(&self, dest: &Path) -> Result<OwnedFd, RootfsError> {
         self.root.open_path(dest, OFlag::O_PATH)
@@ -176,19 +214,27 @@ fn same_file(a: &FileStat, b: &FileStat) -> bool {
     (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 }
 
-/// Mount one `mounts[]` entry.
-pub(crate) fn mount_entry(ctx: &Ctx<'_>, m: &Mount, o: &MountOptions) -> Result<(), RootfsError> {
+/// The host path of a bind mount's source: relative ones are taken from the bundle.
+pub(crate) fn bind_source(m: &Mount, bundle: &Path) -> PathBuf {
+    let src = m.source().clone().unwrap_or_default();
+    if src.is_relative() {
+        bundle.join(src)
+    } else {
+        src
+    }
+}
+
+/// Mount one `mounts[]` entry. `opened`: its bind source, already opened by the runtime on the
+/// host side ([`super::MountSources`]).
+pub(crate) fn mount_entry(
+    ctx: &Ctx<'_>,
+    m: &Mount,
+    o: &MountOptions,
+    opened: Option<BorrowedFd<'_>>,
+) -> Result<(), RootfsError> {
     let dest = clean_in_root(m.destination());
     match &o.kind {
-        MountKind::Bind => {
-            let src = m.source().clone().unwrap_or_default();
-            let src = if src.is_relative() {
-                ctx.opts.bundle.join(src)
-            } else {
-                src
-            };
-            mount_bind(ctx, &src, &dest, o)
-        }
+        MountKind::Bind => mount_bind(ctx, &bind_source(m, ctx.opts.bundle), &dest, o, opened),
         MountKind::Tmpfs => mount_tmpfs(ctx, m, &dest, o),
         MountKind::Cgroup => cgroup::mount_cgroup(ctx, &dest, o),
         MountKind::Sysfs => match mount_fs(ctx, m, &dest, o) {
@@ -199,7 +245,7 @@ pub(crate) fn mount_entry(ctx: &Ctx<'_>, m: &Mount, o: &MountOptions) -> Result<
                 b.kind = MountKind::Bind;
                 b.flags |= MsFlags::MS_BIND | MsFlags::MS_REC;
                 b.data.clear();
-                mount_bind(ctx, Path::new("/sys"), &dest, &b)
+                mount_bind(ctx, Path::new("/sys"), &dest, &b, None)
             }
             r => r,
         },
@@ -219,7 +265,7 @@ pub(crate) fn mount_fs(
     let target = ctx.root.mkdir_all(dest, 0o755)?;
     let resolved = ctx.resolved(target.as_fd(), dest)?;
     check_proc_destination(&resolved, &o.kind).map_err(RootfsError::Unsafe)?;
-    let data = o.data_string();
+    let data = ctx.labelled(&o.kind, o.data_string());
     mount_at(
         Some(&source),
         target.as_fd(),
@@ -227,29 +273,58 @@ pub(crate) fn mount_fs(
         Some(&fstype),
         o.flags,
         data.as_deref(),
-    )?;
+    )
+    .map_err(|e| ctx.label_hint(&o.kind, e))?;
+    if o.kind == MountKind::Mqueue {
+        label_mqueue(ctx, dest)?;
+    }
     if !o.propagation.is_empty() {
         propagate(ctx.reopen(dest)?.as_fd(), dest, &o.propagation)?;
     }
     Ok(())
 }
 
-/// A bind mount of the host path `source` (trusted: it comes from the config) at `dest`.
+/// mqueue takes no `context=`: runc labels its root as a file instead, when SELinux is
+/// enabled (go-selinux's `SetFileLabel` does nothing otherwise).
+fn label_mqueue(ctx: &Ctx<'_>, dest: &Path) -> Result<(), RootfsError> {
+    let Some(label) = ctx.mount_label() else {
+        return Ok(());
+    };
+    if !lsm::selinux_enabled() {
+        return Ok(());
+    }
+    let top = ctx
+        .root
+        .open_path(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+    crate::sys::xattr::fsetxattr(top.as_fd(), c"security.selinux", label.as_bytes()).map_err(|e| {
+        sys_err(
+            format!("fsetxattr({dest:?}, \"security.selinux\", {label:?})"),
+            e,
+        )
+    })
+}
+
+/// A bind mount of the host path `source` (trusted: it comes from the config) at `dest`;
+/// `opened` is that source already opened by the runtime (a container with a user namespace,
+/// [`super::MountSources`]), else it is opened here.
 pub(crate) fn mount_bind(
     ctx: &Ctx<'_>,
     source: &Path,
     dest: &Path,
     o: &MountOptions,
+    opened: Option<BorrowedFd<'_>>,
 ) -> Result<(), RootfsError> {
     // The source is a host path from the trusted config, but it may sit in a volume another
     // container can change: open it once, and check and mount that very object.
-    let src = nix::fcntl::open(
-        source,
-        OFlag::O_PATH | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| sys_err(format!("open({source:?}, O_PATH|O_CLOEXEC)"), e))?;
-    let st = fstat(src.as_fd()).map_err(|e| sys_err(format!("fstat({source:?})"), e))?;
+    let own;
+    let src = match opened {
+        Some(fd) => fd,
+        None => {
+            own = open_bind_source(ctx, source)?;
+            own.as_fd()
+        }
+    };
+    let st = fstat(src).map_err(|e| sys_err(format!("fstat({source:?})"), e))?;
     let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
     let target = if is_dir {
         ctx.root.mkdir_all(dest, 0o755)?
@@ -260,7 +335,7 @@ pub(crate) fn mount_bind(
     check_proc_destination(&resolved, &o.kind).map_err(RootfsError::Unsafe)?;
     if resolved == Path::new("/proc") {
         // Only a procfs may cover /proc (runc's checkProcMount).
-        let fs = fstatfs(src.as_fd()).map_err(|e| sys_err(format!("fstatfs({source:?})"), e))?;
+        let fs = fstatfs(src).map_err(|e| sys_err(format!("fstatfs({source:?})"), e))?;
         if fs.filesystem_type() != PROC_SUPER_MAGIC {
             return Err(RootfsError::Unsafe(format!(
                 "{source:?} cannot be mounted on /proc because it is not of type proc"
@@ -268,7 +343,7 @@ pub(crate) fn mount_bind(
         }
     }
     let shown = Some(source.to_string_lossy().into_owned());
-    let src_path = fd_path(src.as_fd());
+    let src_path = fd_path(src);
     mount_shown(
         Some(&src_path),
         shown,
@@ -306,6 +381,26 @@ pub(crate) fn mount_bind(
     Ok(())
 }
 
+/// Open a bind source by path, in this process. A source inside the rootfs (the image,
+/// untrusted) is resolved inside it, so that an image symlink cannot lead root to a host file
+/// (security.md: no container-controlled symlink is followed on the host side); any other
+/// source is the config's, a host path.
+fn open_bind_source(ctx: &Ctx<'_>, source: &Path) -> Result<OwnedFd, RootfsError> {
+    let shown = || format!("open({source:?}, O_PATH|O_CLOEXEC)");
+    if let Ok(rel) = clean_in_root(source).strip_prefix(ctx.rootfs) {
+        return ctx
+            .root
+            .try_open(rel, OFlag::O_PATH)
+            .map_err(|e| sys_err(shown(), e));
+    }
+    nix::fcntl::open(
+        source,
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| sys_err(shown(), e))
+}
+
 /// tmpfs, with `tmpcopyup`, and runc's habit of giving the new tmpfs the mode of the
 /// directory it covers (unless `mode=` says otherwise).
 fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path, o: &MountOptions) -> Result<(), RootfsError> {
@@ -332,7 +427,7 @@ fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path, o: &MountOptions) -> Resul
         None
     };
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from("tmpfs"));
-    let data = o.data_string();
+    let data = ctx.labelled(&o.kind, o.data_string());
     // Mounted writable first: /dev gets device nodes and the mode is set below; read-only
     // comes after (for /dev in finalize), like runc.
     let flags = o.flags - MsFlags::MS_RDONLY;
@@ -343,7 +438,8 @@ fn mount_tmpfs(ctx: &Ctx<'_>, m: &Mount, dest: &Path, o: &MountOptions) -> Resul
         Some("tmpfs"),
         flags,
         data.as_deref(),
-    )?;
+    )
+    .map_err(|e| ctx.label_hint(&o.kind, e))?;
     let top = ctx
         .root
         .open_path(dest, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;

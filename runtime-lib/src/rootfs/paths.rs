@@ -153,7 +153,11 @@ pub(crate) fn verified_null(root: &Root) -> Result<OwnedFd, RootfsError> {
 }
 
 /// A new read-only tmpfs, detached, attached onto `target`.
-fn attach_empty_tmpfs(target: BorrowedFd<'_>, shown: &Path) -> Result<(), (Errno, String)> {
+fn attach_empty_tmpfs(
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    label: Option<&str>,
+) -> Result<(), (Errno, String)> {
     let fs =
         api::fsopen(c"tmpfs").map_err(|e| (e, "fsopen(\"tmpfs\", FSOPEN_CLOEXEC)".to_string()))?;
     // The mount source shown in mountinfo ("none" otherwise), as a classic mount would have.
@@ -161,6 +165,13 @@ fn attach_empty_tmpfs(target: BorrowedFd<'_>, shown: &Path) -> Result<(), (Errno
         let op = "fsconfig(<tmpfs>, FSCONFIG_SET_STRING, \"source\", \"tmpfs\", 0)";
         (e, op.to_string())
     })?;
+    // linux.mountLabel: runc masks with a tmpfs carrying context= too. fsconfig takes the
+    // value unquoted (only mount(2)'s option string needs the quotes around the commas).
+    if let Some(l) = label {
+        let op = format!("fsconfig(<tmpfs>, FSCONFIG_SET_STRING, \"context\", {l:?}, 0)");
+        let value = std::ffi::CString::new(l).map_err(|_| (Errno::EINVAL, op.clone()))?;
+        api::fsconfig_set_string(fs.as_fd(), c"context", &value).map_err(|e| (e, op))?;
+    }
     // A read-only superblock too (it is a private one), as MS_RDONLY on a classic mount gives.
     api::fsconfig_set_flag(fs.as_fd(), c"ro").map_err(|e| {
         (
@@ -188,28 +199,31 @@ fn attach_empty_tmpfs(target: BorrowedFd<'_>, shown: &Path) -> Result<(), (Errno
 
 /// Hide a path: a directory under an empty read-only tmpfs, anything else under the
 /// (verified) null device.
+/// `label` is `linux.mountLabel`, given to the tmpfs as runc does.
 pub(crate) fn mask_path(
     root: &Root,
     null: &mut Option<OwnedFd>,
     p: &Path,
+    label: Option<&str>,
 ) -> Result<(), RootfsError> {
     let Some(fd) = open_listed(root, p)? else {
         return Ok(());
     };
     let st = fstat(fd.as_fd()).map_err(|e| sys_err(format!("fstat({p:?})"), e))?;
     if kind(&st) == SFlag::S_IFDIR {
-        if let Attempt::Done = attempt(|| attach_empty_tmpfs(fd.as_fd(), p))? {
+        if let Attempt::Done = attempt(|| attach_empty_tmpfs(fd.as_fd(), p, label))? {
             return Ok(());
         }
         super::require_proc()?;
         let tmpfs = Some(Path::new("tmpfs"));
+        let data = crate::security::lsm::with_mount_label(None, label);
         return mount_at(
             tmpfs,
             fd.as_fd(),
             p,
             Some("tmpfs"),
             MsFlags::MS_RDONLY,
-            None,
+            data.as_deref(),
         );
     }
     if null.is_none() {

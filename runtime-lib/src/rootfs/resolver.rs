@@ -130,6 +130,12 @@ impl Root {
         })
     }
 
+    /// A root on a directory descriptor already open (`O_PATH|O_DIRECTORY`); `host` names it
+    /// in messages.
+    pub(crate) fn from_fd(fd: OwnedFd, host: PathBuf) -> Root {
+        Root { fd, host }
+    }
+
     /// The root directory's descriptor.
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

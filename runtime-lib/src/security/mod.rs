@@ -5,8 +5,10 @@
 //! 2. the bounding set (dropping needs CAP_SETPCAP, which may be gone after the uid switch),
 //! 3. `PR_SET_KEEPCAPS`, groups, gid, uid (raw syscalls), then `PR_SET_KEEPCAPS` off,
 //! 4. effective/permitted/inheritable with `capset`, then the ambient set,
-//! 5. `no_new_privs`, and seccomp last (security.md).
+//! 5. the AppArmor profile and SELinux label of the next `execve` ([`lsm`], through the trusted
+//!    procfs), then `no_new_privs`, and seccomp last (security.md).
 
+pub mod lsm;
 pub mod seccomp;
 
 use caps::{CapSet, Capability, CapsHashSet};

@@ -309,21 +309,9 @@ fn validate_linux(spec: &Spec, ns: &NamespacePlan) -> Result<(), SpecError> {
             return Err(invalid("linux.personality.flags", "no flags are supported"));
         }
     }
-    if let Some(label) = linux.mount_label() {
-        if !label.is_empty() && selinux_enabled() {
-            return Err(invalid(
-                "linux.mountLabel",
-                "SELinux labels are not supported yet",
-            ));
-        }
-    }
+    // linux.mountLabel: applied by rootfs to the mounts runc labels (security::lsm); like
+    // runc 1.1, also without SELinux, where the kernel then refuses those mounts.
     Ok(())
-}
-
-/// Whether the kernel has SELinux enabled (selinuxfs mounted). When it is not, mount labels
-/// are dropped, as runc's label package does.
-fn selinux_enabled() -> bool {
-    Path::new("/sys/fs/selinux/enforce").exists()
 }
 
 /// runc's rules: a sysctl is allowed only when it belongs to a namespace the container has
@@ -374,18 +362,18 @@ pub(crate) fn validate_process(spec: &Spec) -> Result<(), SpecError> {
     if p.exec_cpu_affinity().is_some() {
         return Err(invalid("process.execCPUAffinity", "not supported yet"));
     }
-    if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
-        return Err(invalid(
-            "process.apparmorProfile",
-            "AppArmor is not supported yet",
-        ));
-    }
-    if p.selinux_label().as_ref().is_some_and(|a| !a.is_empty()) {
-        return Err(invalid(
-            "process.selinuxLabel",
-            "SELinux is not supported yet",
-        ));
-    }
+    // runc 1.1 refuses a SELinux label without SELinux at create; an AppArmor profile
+    // without AppArmor fails its write in init, before create returns: both fail the create.
+    use crate::security::lsm;
+    lsm::check_selinux_label(
+        p.selinux_label().as_deref(),
+        "process.selinuxLabel",
+        lsm::selinux_enabled(),
+    )
+    .and_then(|()| {
+        lsm::check_apparmor_profile(p.apparmor_profile().as_deref(), lsm::apparmor_enabled())
+    })
+    .map_err(|e| invalid_from(e.to_string()))?;
     if p.console_size().is_some() && !p.terminal().unwrap_or(false) {
         return Err(invalid(
             "process.consoleSize",

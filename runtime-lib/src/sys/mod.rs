@@ -6,3 +6,4 @@ pub(crate) mod cgroup;
 pub(crate) mod mount;
 pub(crate) mod process;
 pub(crate) mod seccomp;
+pub(crate) mod xattr;

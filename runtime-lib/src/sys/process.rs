@@ -200,12 +200,48 @@ pub(crate) fn setgroups(groups: &[u32]) -> io::Result<()> {
 }
 
 /// Join a new anonymous session keyring named `name` (`KEYCTL_JOIN_SESSION_KEYRING`), so the
-/// container does not share the caller's keys.
-pub(crate) fn join_session_keyring(name: &CStr) -> io::Result<()> {
+/// container does not share the caller's keys. Returns the keyring's serial.
+pub(crate) fn join_session_keyring(name: &CStr) -> io::Result<i32> {
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
     // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
     let ret =
         unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ret as i32)
+}
+
+/// Add `bits` to the permission mask of key `serial`: `KEYCTL_DESCRIBE` (whose text is
+/// `type;uid;gid;perm;description`, perm in hex), then `KEYCTL_SETPERM`. No allocation: it
+/// runs in the forked child.
+pub(crate) fn key_add_perm(serial: i32, bits: u32) -> io::Result<()> {
+    const KEYCTL_SETPERM: libc::c_int = 5;
+    const KEYCTL_DESCRIBE: libc::c_int = 6;
+    let mut buf = [0u8; 256];
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which outlives the call.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_DESCRIBE,
+            serial,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The description is truncated when longer than the buffer; the perm field comes first.
+    let text = &buf[..(n as usize).min(buf.len())];
+    let perm = text
+        .split(|&b| b == b';')
+        .nth(3)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .and_then(|f| u32::from_str_radix(f, 16).ok())
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: plain integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, serial, perm | bits) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }

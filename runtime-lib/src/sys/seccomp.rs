@@ -134,21 +134,55 @@ pub(crate) mod testing {
         Ok(())
     }
 
-    /// A raw syscall for the runc comparison probe: `Ok(return value)` or `Err(errno)`.
-    ///
-    /// Only for arguments the kernel rejects before acting (invalid pointers such as 1, invalid
-    /// flag combinations, fd -1) or calls without memory effects on this process; the probe's
-    /// list says why each one is harmless. Calls that create an fd must not be made here.
-    pub(crate) fn probe_syscall(nr: libc::c_long, args: [u64; 6]) -> Result<i64, i32> {
-        // SAFETY: see above: every call in the probe either fails in the kernel's argument
-        // checks or has no effect on memory this process owns (personality, mseal of an empty
-        // range); pointer arguments are 0 or 1 and are never dereferenced here.
-        let ret =
-            unsafe { libc::syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]) };
-        if ret < 0 {
-            Err(io::Error::last_os_error().raw_os_error().unwrap_or(-1))
-        } else {
-            Ok(ret)
+    /// What a raw syscall did in a child: returned (>= 0), failed with an errno, or the child
+    /// was killed by a signal (a filter's `SCMP_ACT_KILL*` gives `SIGSYS`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum Outcome {
+        /// The call returned a value >= 0.
+        Ok,
+        /// It failed with this errno.
+        Errno(i32),
+        /// The child died of this signal.
+        Signal(i32),
+    }
+
+    /// Make one raw syscall in a forked child that `_exit`s right after it, and report what
+    /// happened. For the in-container probe: real calls (unshare, clone with namespace flags,
+    /// personality, sockets) change only the child. Pointer arguments must point into memory
+    /// of this process (the child has a copy); `clone` flags must not include `CLONE_VM`.
+    pub(crate) fn syscall_in_child(nr: libc::c_long, args: [u64; 6]) -> nix::Result<Outcome> {
+        // SAFETY: the child makes exactly one syscall and `_exit`s, never returning into the
+        // caller; the syscall's effects (namespaces, personality, fds, a clone child that runs
+        // on a copy of the address space and `_exit`s too) stay in the children. Pointers in
+        // `args` are valid in the child's copy of this address space (caller's contract).
+        match unsafe { nix::unistd::fork() }? {
+            nix::unistd::ForkResult::Child => {
+                // SAFETY: as above.
+                let ret = unsafe {
+                    libc::syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5])
+                };
+                let code = if ret < 0 {
+                    io::Error::last_os_error().raw_os_error().unwrap_or(255)
+                } else {
+                    0
+                };
+                // SAFETY: _exit without the parent's atexit handlers or destructors.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                use nix::sys::wait::{waitpid, WaitStatus};
+                loop {
+                    match waitpid(child, None) {
+                        Ok(WaitStatus::Exited(_, 0)) => return Ok(Outcome::Ok),
+                        Ok(WaitStatus::Exited(_, n)) => return Ok(Outcome::Errno(n)),
+                        Ok(WaitStatus::Signaled(_, sig, _)) => {
+                            return Ok(Outcome::Signal(sig as i32))
+                        }
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
         }
     }
 

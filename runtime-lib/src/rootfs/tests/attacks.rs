@@ -47,6 +47,7 @@ fn symlinked_destinations(walk: bool) {
         no_pivot: false,
         new_userns: false,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let (p1, p2, p3) = (h1.0.clone(), h2.0.clone(), h3.0.clone());
     let res = in_child(CloneFlags::CLONE_NEWPID, || {
@@ -145,6 +146,7 @@ fn symlinked_dev_is_refused() {
             no_pivot: false,
             new_userns: false,
             new_cgroupns: false,
+            mount_sources: None,
         };
         let err = in_child(CloneFlags::empty(), || {
             setup(&opts).map_err(|e| e.to_string())
@@ -196,6 +198,7 @@ fn masking_refuses_a_fake_dev_null_impl(classic: bool) {
         no_pivot: false,
         new_userns: false,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let err = in_child(CloneFlags::CLONE_NEWPID, || {
         if classic {

@@ -73,6 +73,7 @@ fn full_config_mounts_devices_masks_from_inside_impl(classic: bool) {
         no_pivot: false,
         new_userns: false,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let bundle_str = b.dir.display().to_string();
     let res = in_child(CloneFlags::CLONE_NEWPID, || {

@@ -270,4 +270,5 @@ fn setup_and_finalize(opts: &RootfsOptions<'_>) -> Result<(), String> {
 mod attacks;
 mod full;
 mod setup;
+mod sources;
 mod userns;

@@ -38,6 +38,7 @@ fn no_pivot_and_readonly_root_impl(classic: bool) {
         no_pivot: true,
         new_userns: false,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let res = in_child(CloneFlags::CLONE_NEWPID, || {
         if classic {
@@ -100,6 +101,7 @@ fn cgroup_namespace_mounts_the_hierarchies() {
         no_pivot: false,
         new_userns: false,
         new_cgroupns: true,
+        mount_sources: None,
     };
     let res = in_child(
         CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWCGROUP,
@@ -147,6 +149,7 @@ fn failing_mounts_render_the_syscall() {
         no_pivot: false,
         new_userns: false,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let err = in_child(CloneFlags::empty(), || {
         setup(&opts).map_err(|e| e.to_string())
@@ -225,6 +228,7 @@ fn root_propagation() {
             no_pivot: false,
             new_userns: false,
             new_cgroupns: false,
+            mount_sources: None,
         };
         // The host side mounts a tmpfs below the rootfs once the child says setup is done,
         // and keeps it until the child has exited.
@@ -300,6 +304,7 @@ fn hook_runs_between_mounts_and_pivot() {
         no_pivot: false,
         new_userns: false,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let host_null = rootfs.join("dev/null");
     let res = in_child(CloneFlags::CLONE_NEWPID, || {
@@ -361,6 +366,7 @@ fn real_engine_configs_set_up() {
             no_pivot: false,
             new_userns: false,
             new_cgroupns: false,
+            mount_sources: None,
         };
         let res = in_child(CloneFlags::CLONE_NEWPID, || {
             setup_and_finalize(&opts)?;
@@ -480,6 +486,7 @@ fn overlay_rootfs_like_containerd() {
         no_pivot: false,
         new_userns: false,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let res = in_child(CloneFlags::CLONE_NEWPID, || {
         setup_and_finalize(&opts)?;

@@ -67,6 +67,7 @@ fn user_namespace_binds_devices_and_keeps_locked_flags_impl(classic: bool) {
         no_pivot: false,
         new_userns: true,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWIPC;
     let res = in_child_with(flags, map_root_to_root, || {
@@ -142,6 +143,7 @@ fn cgroup2_in_a_user_namespace_falls_back_to_a_bind() {
         no_pivot: false,
         new_userns: true,
         new_cgroupns: false,
+        mount_sources: None,
     };
     let flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID;
     let res = in_child_with(flags, map_root_to_root, || {
