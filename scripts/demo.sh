@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
 # Build husk and run a container from a locally built busybox bundle (no image download).
 #   sudo scripts/demo.sh
-# Environment: HUSK_PROFILE=debug to skip the (slower, LTO) release build; HUSK_BIN=/path to
-# run an existing binary (any runc-compatible runtime) instead of building.
+# Environment: HUSK_PROFILE=debug (or release) to build that profile instead of the one static
+# executable husk ships as; HUSK_BIN=/path to run an existing binary (any runc-compatible
+# runtime) instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
 need_root
 install_packages "busybox-static jq build-essential git ca-certificates curl"
 
-profile=${HUSK_PROFILE:-release}
+profile=${HUSK_PROFILE:-dist}
 if [ -n "${HUSK_BIN:-}" ]; then
     husk=$HUSK_BIN
 else
     ensure_rust
     log "building husk ($profile)"
-    if [ "$profile" = release ]; then
-        cargo build --release -p husk-cli
-    else
-        cargo build -p husk-cli
-    fi
-    husk=$PWD/target/$profile/husk
+    case $profile in
+        dist)
+            # One static, non-PIE executable (benches/README.md says why). --target keeps the
+            # flags off the proc-macro crates, which cannot be linked statically.
+            host=$(rustc -vV | sed -n 's/^host: //p')
+            RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+                cargo build --profile dist --target "$host" -p husk-cli
+            husk=$PWD/target/$host/dist/husk
+            ;;
+        release) cargo build --release -p husk-cli && husk=$PWD/target/release/husk ;;
+        *) cargo build -p husk-cli && husk=$PWD/target/debug/husk ;;
+    esac
 fi
 "$husk" --version
 
