@@ -106,6 +106,7 @@ done
 cp lab/vm-init.sh "$root/init"
 cp lab/vm-tests.sh "$root/lab/tests.sh"
 cp lab/vm-tests-v1.sh "$root/lab/tests-v1.sh"
+cp lab/vm-lib.sh "$root/lab/lib.sh"
 chmod 755 "$root/init" "$root/lab/tests.sh" "$root/lab/tests-v1.sh"
 # The containers' rootfs (shared, read-only) and one bundle per check: the base spec is
 # husk's own `husk spec`; each check adds its limits and its command (lab/vm-tests.sh).

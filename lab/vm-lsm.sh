@@ -6,17 +6,7 @@
 # unknown profile failing the create, exec --apparmor and exec inheriting the profile.
 # The last line is `LSM-RESULT: N passed, M failed`.
 B=/lab/bundles
-pass=0
-fail=0
-ok() { echo "PASS: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-check() {
-    name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
-has() { printf '%s\n' "$1" | grep -q -- "$2"; }
-lacks() { ! has "$@"; }
+. /lab/lib.sh
 
 if [ "$1" = selinux ]; then
     # Booted with security=selinux: load the lab's minimal policy (lab/lsm-host.sh), enforce

@@ -6,18 +6,7 @@
 B=/lab/bundles
 CG=/sys/fs/cgroup
 H="husk --root /run/husk"
-pass=0
-fail=0
-ok() { echo "PASS: $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL: $*"; fail=$((fail + 1)); }
-# check NAME CONDITION-COMMAND...: PASS/FAIL on the command's status.
-check() {
-    name=$1
-    shift
-    if "$@"; then ok "$name"; else bad "$name"; fi
-}
-has() { printf '%s\n' "$1" | grep -q -- "$2"; }
-lacks() { ! has "$@"; }
+. /lab/lib.sh
 # run ID: `husk run` in the foreground; sets out (stdout+stderr) and rc (its exit status).
 run() {
     out=$($H run --bundle "$B/$1" "lab-$1" 2>&1)
