@@ -81,3 +81,25 @@ fetch_spec_schema() {
     fi
     echo "$schema"
 }
+
+# A 256 MiB swap file while the tests run, when the host has no swap: the memory.swap and
+# swappiness effect tests (runtime-cli/tests/cgroup_effects.rs) need swap to show anything.
+# Sets HUSK_SWAP_FILE when it made one (remove it with remove_test_swap).
+HUSK_SWAP_FILE=
+add_test_swap() {
+    [ "$(wc -l < /proc/swaps)" -le 1 ] || return 0
+    local f=/var/tmp/husk-test.swap
+    swapoff "$f" 2>/dev/null; rm -f "$f"
+    fallocate -l 256M "$f" && chmod 600 "$f" && mkswap -q "$f" >/dev/null && swapon "$f" || {
+        echo "could not enable a swap file at $f (the swap effect tests will fail)" >&2
+        rm -f "$f"
+        return 1
+    }
+    HUSK_SWAP_FILE=$f
+    log "swap for the tests: $f (256 MiB)"
+}
+remove_test_swap() {
+    [ -n "$HUSK_SWAP_FILE" ] || return 0
+    swapoff "$HUSK_SWAP_FILE" && rm -f "$HUSK_SWAP_FILE"
+    HUSK_SWAP_FILE=
+}

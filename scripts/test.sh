@@ -63,6 +63,8 @@ lint() {
 lint "cargo fmt --check" fmt cargo fmt --all --check
 lint "cargo clippy" clippy cargo clippy --workspace --all-targets -- -D warnings
 
+add_test_swap || true
+trap remove_test_swap EXIT
 if step "cargo build" cargo build --workspace --all-targets; then
     # --no-fail-fast: one failing test binary must not hide the results of the others.
     step "cargo test (unit, namespaced, system)" cargo test --workspace --no-fail-fast || true
