@@ -11,7 +11,7 @@ use super::{Container, ContainerBuilder};
 use crate::cgroups::{self, Manager};
 use crate::namespaces::map_id;
 use crate::process::{self, InitConfig};
-use crate::state::{rfc3339, validate_id, write_atomic, ProcInfo, StateDir, StateFile};
+use crate::state::{rfc3339, validate_id, ProcInfo, StateDir, StateFile};
 use crate::{spec, Error, Result};
 
 /// Undo on drop: kill init, remove the cgroup and the state folder.
@@ -66,36 +66,8 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
     let terminal = process.terminal().unwrap_or(false);
     // `run` in the foreground with a terminal and no console socket: the pty master comes back
     // to us over a private socketpair, for the caller to relay (Container::take_console).
-    let own_console = terminal && b.console_socket.is_none() && !b.detached;
-    if terminal && b.console_socket.is_none() && !own_console {
-        return Err(Error::Unsupported(
-            "cannot allocate tty if husk will detach without setting console socket".into(),
-        ));
-    }
-    if !terminal && b.console_socket.is_some() {
-        return Err(Error::Unsupported(
-            "cannot use console socket if husk will not detach or allocate tty".into(),
-        ));
-    }
-    let mut console_peer = None;
-    let console_socket: Option<OwnedFd> = match &b.console_socket {
-        None if own_console => {
-            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
-                .map_err(|e| Error::sys("socketpair(AF_UNIX, SOCK_STREAM)", e))?;
-            console_peer = Some(ours);
-            Some(theirs.into())
-        }
-        Some(p) => Some(
-            std::os::unix::net::UnixStream::connect(p)
-                .map_err(|e| Error::Path {
-                    op: "connect",
-                    path: p.clone(),
-                    source: e.into(),
-                })?
-                .into(),
-        ),
-        None => None,
-    };
+    let (console_socket, console_peer) =
+        super::console_endpoints(terminal, b.console_socket.as_ref(), b.detached)?;
     let linux = plan.spec.linux().as_ref();
     let cgroups_path = linux
         .and_then(|l| l.cgroups_path().as_ref())
@@ -208,13 +180,7 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
     drop(fifo);
 
     if let Some(pf) = &b.pid_file {
-        // Absolute, atomically, no trailing newline: containerd parses it without trimming.
-        let pf = if pf.is_absolute() {
-            pf.clone()
-        } else {
-            std::env::current_dir().unwrap_or_default().join(pf)
-        };
-        write_atomic(&pf, spawned.pid.to_string().as_bytes(), 0o644)?;
+        super::write_pid_file(pf, spawned.pid)?;
     }
     state.pid = spawned.pid;
     state.pid_start = ProcInfo::read(spawned.pid).map(|p| p.start).unwrap_or(0);

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Container, ExitStatus, Status};
 use crate::process::exec::{self as pexec, ExecConfig};
-use crate::state::{write_atomic, ProcInfo};
+use crate::state::ProcInfo;
 use crate::{cgroups, Error, Result};
 
 /// What `exec` needs from the container's config, kept in the state at create time (the
@@ -343,36 +343,8 @@ impl Container {
             }
         }
         let terminal = process.terminal().unwrap_or(false);
-        let own_console = terminal && opts.console_socket.is_none() && !opts.detach;
-        if terminal && opts.console_socket.is_none() && !own_console {
-            return Err(Error::Unsupported(
-                "cannot allocate tty if husk will detach without setting console socket".into(),
-            ));
-        }
-        if !terminal && opts.console_socket.is_some() {
-            return Err(Error::Unsupported(
-                "cannot use console socket if husk will not detach or allocate tty".into(),
-            ));
-        }
-        let mut console_peer = None;
-        let console_socket: Option<OwnedFd> = match &opts.console_socket {
-            None if own_console => {
-                let (ours, theirs) = std::os::unix::net::UnixStream::pair()
-                    .map_err(|e| Error::sys("socketpair(AF_UNIX, SOCK_STREAM)", e))?;
-                console_peer = Some(ours);
-                Some(theirs.into())
-            }
-            Some(p) => Some(
-                std::os::unix::net::UnixStream::connect(p)
-                    .map_err(|e| Error::Path {
-                        op: "connect",
-                        path: p.clone(),
-                        source: e.into(),
-                    })?
-                    .into(),
-            ),
-            None => None,
-        };
+        let (console_socket, console_peer) =
+            super::console_endpoints(terminal, opts.console_socket.as_ref(), opts.detach)?;
 
         // A pidfd pins init while its namespaces are opened; the start time then proves that
         // the namespaces are those of OUR init, not of a process that reused its pid.
@@ -439,13 +411,7 @@ impl Container {
             None => None,
         };
         if let Some(pf) = &opts.pid_file {
-            let pf = if pf.is_absolute() {
-                pf.clone()
-            } else {
-                std::env::current_dir().unwrap_or_default().join(pf)
-            };
-            // Absolutely, atomically, no trailing newline: containerd parses it untrimmed.
-            write_atomic(&pf, pid.to_string().as_bytes(), 0o644).map_err(|e| reap(e.into()))?;
+            super::write_pid_file(pf, pid).map_err(reap)?;
         }
         Ok(ExecProcess { pid, console })
     }

@@ -637,3 +637,57 @@ pub fn list(root: impl AsRef<Path>) -> Result<Vec<Container>> {
         .filter_map(|id| Container::load(root, id).ok())
         .collect())
 }
+
+/// The console plumbing of `create` and `exec`, checked as runc checks it: with a terminal, the
+/// pty master goes to `console_socket` (connected here), or, in the foreground without one, back
+/// to us over a private socketpair (returned second, for [`process::recv_console`]). Returns the
+/// socket to hand to the child.
+pub(crate) fn console_endpoints(
+    terminal: bool,
+    console_socket: Option<&PathBuf>,
+    detached: bool,
+) -> Result<(Option<OwnedFd>, Option<std::os::unix::net::UnixStream>)> {
+    let own_console = terminal && console_socket.is_none() && !detached;
+    if terminal && console_socket.is_none() && !own_console {
+        return Err(Error::Unsupported(
+            "cannot allocate tty if husk will detach without setting console socket".into(),
+        ));
+    }
+    if !terminal && console_socket.is_some() {
+        return Err(Error::Unsupported(
+            "cannot use console socket if husk will not detach or allocate tty".into(),
+        ));
+    }
+    Ok(match console_socket {
+        None if own_console => {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| Error::sys("socketpair(AF_UNIX, SOCK_STREAM)", e))?;
+            (Some(theirs.into()), Some(ours))
+        }
+        Some(p) => (
+            Some(
+                std::os::unix::net::UnixStream::connect(p)
+                    .map_err(|e| Error::Path {
+                        op: "connect",
+                        path: p.clone(),
+                        source: e.into(),
+                    })?
+                    .into(),
+            ),
+            None,
+        ),
+        None => (None, None),
+    })
+}
+
+/// Write `--pid-file`: absolute, atomically, no trailing newline (containerd parses it
+/// without trimming).
+pub(crate) fn write_pid_file(pf: &Path, pid: i32) -> Result<()> {
+    let pf = if pf.is_absolute() {
+        pf.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(pf)
+    };
+    crate::state::write_atomic(&pf, pid.to_string().as_bytes(), 0o644)?;
+    Ok(())
+}
