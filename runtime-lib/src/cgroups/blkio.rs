@@ -94,7 +94,8 @@ pub(crate) fn set_v1(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     if let Some(w) = b.weight().filter(|&w| w != 0) {
         fs::write(Some(&format!("{F}.weight")), dir, weight, &w.to_string())?;
     }
-    let has_leaf = dir.join("blkio.leaf_weight").exists();
+    // Looked at only when a leaf weight is asked for.
+    let has_leaf = || dir.join("blkio.leaf_weight").exists();
     let no_leaf = |field: String| {
         invalid(
             field,
@@ -104,7 +105,7 @@ pub(crate) fn set_v1(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
         )
     };
     if let Some(w) = b.leaf_weight().filter(|&w| w != 0) {
-        if !has_leaf {
+        if !has_leaf() {
             return Err(no_leaf(format!("{F}.leafWeight")));
         }
         fs::write(
@@ -125,7 +126,7 @@ pub(crate) fn set_v1(dir: &Path, b: &LinuxBlockIo) -> Result<(), CgroupError> {
             )?;
         }
         if let Some(w) = d.leaf_weight().filter(|&w| w != 0) {
-            if !has_leaf {
+            if !has_leaf() {
                 return Err(no_leaf(format!("{F}.weightDevice[{i}].leafWeight")));
             }
             fs::write(

@@ -102,13 +102,16 @@ pub fn selinux_enabled() -> bool {
 ///
 /// # Errors
 /// [`LsmError::SelinuxDisabled`] when a label is set and SELinux is not enabled.
+///
+/// `enabled` (a look at the host) is only asked when a label is set: create and exec pay
+/// nothing for it otherwise.
 pub fn check_selinux_label(
     label: Option<&str>,
     field: &'static str,
-    enabled: bool,
+    enabled: impl FnOnce() -> bool,
 ) -> Result<(), LsmError> {
     match label {
-        Some(l) if !l.is_empty() && !enabled => Err(LsmError::SelinuxDisabled { field }),
+        Some(l) if !l.is_empty() && !enabled() => Err(LsmError::SelinuxDisabled { field }),
         _ => Ok(()),
     }
 }
@@ -117,9 +120,13 @@ pub fn check_selinux_label(
 ///
 /// # Errors
 /// [`LsmError::AppArmorDisabled`] when a profile is set and AppArmor is not enabled.
-pub fn check_apparmor_profile(profile: Option<&str>, enabled: bool) -> Result<(), LsmError> {
+/// `enabled` is only asked when a profile is set.
+pub fn check_apparmor_profile(
+    profile: Option<&str>,
+    enabled: impl FnOnce() -> bool,
+) -> Result<(), LsmError> {
     match profile {
-        Some(p) if !p.is_empty() && !enabled => Err(LsmError::AppArmorDisabled {
+        Some(p) if !p.is_empty() && !enabled() => Err(LsmError::AppArmorDisabled {
             profile: p.to_string(),
         }),
         _ => Ok(()),
@@ -324,25 +331,25 @@ mod tests {
         let e = check_selinux_label(
             Some("system_u:system_r:container_t:s0"),
             "process.selinuxLabel",
-            false,
+            || false,
         )
         .unwrap_err();
         assert_eq!(
             e.to_string(),
             "process.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported"
         );
-        assert!(check_selinux_label(Some(""), "process.selinuxLabel", false).is_ok());
-        assert!(check_selinux_label(None, "process.selinuxLabel", false).is_ok());
-        assert!(check_selinux_label(Some("x"), "process.selinuxLabel", true).is_ok());
-        let e = check_apparmor_profile(Some("lab"), false).unwrap_err();
+        assert!(check_selinux_label(Some(""), "process.selinuxLabel", || false).is_ok());
+        assert!(check_selinux_label(None, "process.selinuxLabel", || false).is_ok());
+        assert!(check_selinux_label(Some("x"), "process.selinuxLabel", || true).is_ok());
+        let e = check_apparmor_profile(Some("lab"), || false).unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("process.apparmorProfile: apparmor failed to apply profile \"lab\""),
             "{e}"
         );
         assert_eq!(e.errno(), Some(libc::EINVAL));
-        assert!(check_apparmor_profile(Some("lab"), true).is_ok());
-        assert!(check_apparmor_profile(Some(""), false).is_ok());
+        assert!(check_apparmor_profile(Some("lab"), || true).is_ok());
+        assert!(check_apparmor_profile(Some(""), || false).is_ok());
     }
 
     #[test]

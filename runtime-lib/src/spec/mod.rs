@@ -368,10 +368,10 @@ pub(crate) fn validate_process(spec: &Spec) -> Result<(), SpecError> {
     lsm::check_selinux_label(
         p.selinux_label().as_deref(),
         "process.selinuxLabel",
-        lsm::selinux_enabled(),
+        lsm::selinux_enabled,
     )
     .and_then(|()| {
-        lsm::check_apparmor_profile(p.apparmor_profile().as_deref(), lsm::apparmor_enabled())
+        lsm::check_apparmor_profile(p.apparmor_profile().as_deref(), lsm::apparmor_enabled)
     })
     .map_err(|e| invalid_from(e.to_string()))?;
     if p.console_size().is_some() && !p.terminal().unwrap_or(false) {
