@@ -362,22 +362,17 @@ impl Container {
             }
         };
         let hooks = self.state.hooks.as_ref();
-        if !crate::hooks::of_kind(hooks, "startContainer").is_empty() {
-            // runtime-spec: a failing startContainer hook fails `start` (init then exits
-            // without running the user program: the container is stopped).
-            let failure = lifecycle::wait_exec(
-                fifo.try_clone()
-                    .map_err(|e| Error::sys("dup exec fifo", e))?,
-            );
+        let poststart = crate::hooks::of_kind(hooks, "poststart");
+        if !poststart.is_empty() || !crate::hooks::of_kind(hooks, "startContainer").is_empty() {
+            // Wait for the user program's execve. runtime-spec: a failing startContainer hook
+            // fails `start` (init writes why into the fifo and exits without running the user
+            // program); poststart hooks run after the user program started.
+            let failure = lifecycle::wait_exec(fifo);
             if !failure.is_empty() {
                 return Err(crate::hooks::HookError::InContainer(failure).into());
             }
         }
-        let poststart = crate::hooks::of_kind(hooks, "poststart");
         if !poststart.is_empty() {
-            // runtime-spec: poststart hooks run after the user program started (and so after
-            // the startContainer hooks).
-            lifecycle::wait_exec(fifo);
             // runtime-spec: a failing poststart hook is a warning; the lifecycle goes on.
             let failed = crate::hooks::run_all("poststart", poststart, &self.hook_state());
             self.warnings.extend(failed.iter().map(|e| e.to_string()));
