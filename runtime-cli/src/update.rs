@@ -84,19 +84,29 @@ fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
         );
     }
     // As runc: with --resources, the individual flags are ignored.
-    let mut v = match a.resources.as_deref() {
+    let text = match a.resources.as_deref() {
         Some("-") => {
             let mut s = String::new();
             std::io::stdin()
                 .read_to_string(&mut s)
                 .map_err(|e| format!("read stdin: {e}"))?;
-            return parse(&s);
+            Some(s)
         }
-        Some(f) => {
-            return parse(&std::fs::read_to_string(f).map_err(|e| format!("open {f}: {e}"))?)
-        }
-        None => Value::Object(Map::new()),
+        Some(f) => Some(std::fs::read_to_string(f).map_err(|e| format!("open {f}: {e}"))?),
+        None => None,
     };
+    let mut v = match text {
+        Some(t) => serde_json::from_str(&t).map_err(|e| format!("resources: {e}"))?,
+        None => flags_to_value(a)?,
+    };
+    drop_unset_zeros(&mut v);
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| format!("resources.{}: {}", e.path(), e.inner()))
+}
+
+/// runc's individual `update` flags as a `LinuxResources` JSON object.
+fn flags_to_value(a: &UpdateArgs) -> Result<Value, String> {
+    let mut v = Value::Object(Map::new());
     let mut set = |section: &str, key: &str, val: Value| {
         let obj = v.as_object_mut().expect("object");
         let sec = obj.entry(section).or_insert_with(|| json!({}));
@@ -138,9 +148,7 @@ fn resources_of(a: &UpdateArgs) -> Result<LinuxResources, String> {
     if let Some(w) = a.blkio_weight {
         set("blockIO", "weight", json!(w));
     }
-    drop_unset_zeros(&mut v);
-    serde_path_to_error::deserialize(v)
-        .map_err(|e| format!("resources.{}: {}", e.path(), e.inner()))
+    Ok(v)
 }
 
 /// The fields for which `update` takes 0 (or "" for cpus/mems) to mean "leave it as it is".
@@ -190,13 +198,6 @@ fn drop_unset_zeros(v: &mut Value) {
             obj.remove("pids");
         }
     }
-}
-
-fn parse(text: &str) -> Result<LinuxResources, String> {
-    let mut v: Value = serde_json::from_str(text).map_err(|e| format!("resources: {e}"))?;
-    drop_unset_zeros(&mut v);
-    serde_path_to_error::deserialize(v)
-        .map_err(|e| format!("resources.{}: {}", e.path(), e.inner()))
 }
 
 /// Bytes with an optional binary-unit suffix (`k`, `m`, `g`, `t`, with or without `b`), as
