@@ -17,11 +17,6 @@ if [ -f "$unified" ] && grep -qw hugetlb "$unified" && ! grep -q ' /sys/fs/cgrou
     mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb
 fi
 log "building husk (static, profile dist) and husk-bench (release)"
-# ONE static, non-PIE binary (glibc's crt-static on the gnu target; musl is not installed here).
-# --target keeps RUSTFLAGS off the proc-macro crates (a static proc-macro cannot be built), and
-# puts this build apart from the ordinary target/release one.
-RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-    cargo build --profile dist --target x86_64-unknown-linux-gnu -p husk-cli
+husk=$(build_static_husk)
 cargo build --release -p husk-bench
-husk=$PWD/target/x86_64-unknown-linux-gnu/dist/husk
 exec target/release/husk-bench --husk "$husk" "$@"

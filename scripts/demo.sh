@@ -17,14 +17,7 @@ else
     ensure_rust
     log "building husk ($profile)"
     case $profile in
-        dist)
-            # One static, non-PIE executable (benches/README.md says why). --target keeps the
-            # flags off the proc-macro crates, which cannot be linked statically.
-            host=$(rustc -vV | sed -n 's/^host: //p')
-            RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-                cargo build --profile dist --target "$host" -p husk-cli
-            husk=$PWD/target/$host/dist/husk
-            ;;
+        dist) husk=$(build_static_husk) ;;
         release) cargo build --release -p husk-cli && husk=$PWD/target/release/husk ;;
         *) cargo build -p husk-cli && husk=$PWD/target/debug/husk ;;
     esac

@@ -103,3 +103,15 @@ remove_test_swap() {
     swapoff "$HUSK_SWAP_FILE" && rm -f "$HUSK_SWAP_FILE"
     HUSK_SWAP_FILE=
 }
+
+# Build husk the way it ships: ONE static, non-PIE executable (glibc's crt-static on the gnu
+# target; benches/README.md says why). --target keeps RUSTFLAGS off the proc-macro crates (a
+# static proc-macro cannot be built) and puts this build apart from target/release. Prints the
+# binary's path on stdout (cargo's output goes to stderr).
+build_static_husk() {
+    local host
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+        cargo build --profile dist --target "$host" -p husk-cli >&2 || return 1
+    echo "$PWD/target/$host/dist/husk"
+}
