@@ -108,9 +108,9 @@ pub(super) fn destroy(st: &StateFile, child: bool, info: Option<ProcInfo>) -> Re
     // it stays a zombie of the embedder.
     // A frozen (paused) process does not die from SIGKILL on cgroup v1 until it is thawed:
     // kill first, then thaw, as runc's destroy does.
+    let cgroup = st.cgroup.as_ref().map(cgroups::from_config);
     let thaw = || {
-        if let Some(cg) = &st.cgroup {
-            let m = cgroups::from_config(cg);
+        if let Some(m) = &cgroup {
             if m.is_frozen().unwrap_or(false) {
                 let _ = m.thaw();
             }
@@ -128,8 +128,7 @@ pub(super) fn destroy(st: &StateFile, child: bool, info: Option<ProcInfo>) -> Re
     if ours && st.pid > 0 {
         let _ = waitpid(Pid::from_raw(st.pid), None);
     }
-    if let Some(cg) = &st.cgroup {
-        let m = cgroups::from_config(cg);
+    if let Some(m) = &cgroup {
         // Processes that escaped init's death (a container without a pid namespace, or
         // children re-parented to a subreaper) are still in the cgroup.
         let deadline = Instant::now() + Duration::from_secs(10);
