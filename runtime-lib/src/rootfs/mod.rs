@@ -386,7 +386,7 @@ pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
         .filter(|l| !l.is_empty());
     for (i, p) in masked.iter().enumerate() {
         paths::mask_path(&root, &mut null, Path::new(p), label)
-            .map_err(|e| mask_label_hint(label, e))
+            .map_err(|e| label_hint(label, e))
             .map_err(|e| e.context(format!("linux.maskedPaths[{i}]")))?;
     }
     if dev_ro {
@@ -398,9 +398,10 @@ pub fn finalize(opts: &RootfsOptions<'_>) -> Result<(), RootfsError> {
     Ok(())
 }
 
-/// A masked directory's tmpfs carries `linux.mountLabel` (as with runc): without SELinux the
-/// kernel refuses it; say why.
-fn mask_label_hint(label: Option<&str>, e: RootfsError) -> RootfsError {
+/// Say so when a mount labelled with `linux.mountLabel` (`label`) fails because the kernel has
+/// no SELinux: runc 1.1 fails the same mount, with only the kernel's EINVAL. Used for the
+/// config's mounts and for the tmpfs of masked directories, which carries the label too.
+pub(crate) fn label_hint(label: Option<&str>, e: RootfsError) -> RootfsError {
     match label {
         Some(l) if e.errno() == Some(libc::EINVAL) && !crate::security::lsm::selinux_enabled() => e
             .context(format!(

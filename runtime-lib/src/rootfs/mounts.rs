@@ -187,20 +187,12 @@ impl Ctx<'_> {
         }
     }
 
-    /// Say so when a labelled mount fails because the kernel has no SELinux (runc 1.1 fails
-    /// the same mount, with only the kernel's EINVAL).
+    /// Say so when a labelled mount of `kind` fails because the kernel has no SELinux.
     pub(crate) fn label_hint(&self, kind: &MountKind, e: RootfsError) -> RootfsError {
-        match self.mount_label() {
-            Some(l)
-                if lsm::mount_takes_label(kind)
-                    && e.errno() == Some(libc::EINVAL)
-                    && !lsm::selinux_enabled() =>
-            {
-                e.context(format!(
-                    "linux.mountLabel {l:?}: SELinux is disabled or not supported, and the kernel refuses the context= mount option"
-                ))
-            }
-            _ => e,
+        if lsm::mount_takes_label(kind) {
+            super::label_hint(self.mount_label(), e)
+        } else {
+            e
         }
     }
 
