@@ -14,11 +14,6 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value};
 
-/// The host runs cgroup v2 only (`/sys/fs/cgroup` is the unified hierarchy).
-fn v2() -> bool {
-    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
 /// `run` in the foreground; (exit code, stdout, stderr, the JSON log's warning lines).
 fn run(env: &TestEnv, name: &str, config: Value) -> (i32, String, String, Vec<String>) {
     let b = env.bundle_with(name, config);
@@ -84,22 +79,6 @@ fn inside(controller: &str, v1_file: &str, v2_file: &str) -> String {
 /// Shell: `echo NAME=<the value of KEY in FILE>` for `KEY VALUE` files like cpu.stat.
 fn stat_line(file: &str, key: &str, name: &str) -> String {
     format!("echo {name}=$(grep '^{key} ' {file} | cut -d' ' -f2)")
-}
-
-/// The host directory of the cgroup of `pid` for `controller` (v1), or its v2 directory.
-fn host_cgroup_dir(pid: i64, controller: &str) -> PathBuf {
-    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    for l in text.lines() {
-        let mut p = l.splitn(3, ':');
-        let (_, ctrls, path) = (p.next(), p.next().unwrap(), p.next().unwrap());
-        if !v2() && ctrls.split(',').any(|c| c == controller) {
-            return PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}"));
-        }
-        if v2() && ctrls.is_empty() {
-            return PathBuf::from(format!("/sys/fs/cgroup{path}"));
-        }
-    }
-    panic!("pid {pid}: no {controller} cgroup in {text}");
 }
 
 fn pid_of(env: &TestEnv, id: &str) -> i64 {

@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -116,25 +116,12 @@ fn pair(env: &TestEnv, test: &str, config: Value) -> Option<(Rt, Rt)> {
     Some((mk("husk", runtime()), mk("runc", runc)))
 }
 
-fn cgroup_file(pid: i64, controller: &str, v1: &str, v2: &str) -> String {
-    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    let unified = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    for l in text.lines() {
-        let mut p = l.splitn(3, ':');
-        let (_, ctrls, path) = (p.next(), p.next().unwrap(), p.next().unwrap());
-        let f = if unified && ctrls.is_empty() {
-            format!("/sys/fs/cgroup{path}/{v2}")
-        } else if !unified && ctrls.split(',').any(|c| c == controller) {
-            format!("/sys/fs/cgroup/{controller}{path}/{v1}")
-        } else {
-            continue;
-        };
-        return fs::read_to_string(&f)
-            .unwrap_or_else(|e| panic!("{f}: {e}"))
-            .trim()
-            .to_owned();
-    }
-    panic!("pid {pid}: no {controller} cgroup");
+fn cgroup_file(pid: i64, controller: &str, v1: &str, v2_file: &str) -> String {
+    let f = host_cgroup_dir(pid, controller).join(if v2() { v2_file } else { v1 });
+    fs::read_to_string(&f)
+        .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+        .trim()
+        .to_owned()
 }
 
 /// `update` with runc's flags, then the effect: the limits in the cgroup files are the same

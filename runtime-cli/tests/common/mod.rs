@@ -587,3 +587,24 @@ pub fn sd_notify_probe() -> Option<&'static Path> {
         })
         .as_deref()
 }
+
+/// The host runs cgroup v2 only (`/sys/fs/cgroup` is the unified hierarchy).
+pub fn v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The host directory of the cgroup of `pid` for `controller` (v1), or its v2 directory.
+pub fn host_cgroup_dir(pid: i64, controller: &str) -> PathBuf {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for l in text.lines() {
+        let mut p = l.splitn(3, ':');
+        let (_, ctrls, path) = (p.next(), p.next().unwrap(), p.next().unwrap());
+        if !v2() && ctrls.split(',').any(|c| c == controller) {
+            return PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}"));
+        }
+        if v2() && ctrls.is_empty() {
+            return PathBuf::from(format!("/sys/fs/cgroup{path}"));
+        }
+    }
+    panic!("pid {pid}: no {controller} cgroup in {text}");
+}
