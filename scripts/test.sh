@@ -14,21 +14,27 @@ cd "$(dirname "$0")/.."
 need_root
 
 ci=${CI:-false}
-declare -a names=() results=()
+declare -a names=() results=() failed_logs=()
 failed=0
+step_logs=target/test-steps
+mkdir -p "$step_logs"
 step() {
-    # step NAME COMMAND...: run, record PASS/FAIL with the duration.
-    local name=$1 start rc
+    # step NAME COMMAND...: run, record PASS/FAIL with the duration; the output also goes to
+    # target/test-steps/N.log, whose end the summary repeats for a failed step (CI shows the
+    # end of the output first).
+    local name=$1 start rc out
     shift
     log "[$name] $*"
+    out=$step_logs/$((${#names[@]} + 1)).log
     start=$(date +%s)
-    "$@"
-    rc=$?
+    "$@" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
     names+=("$name")
     if [ $rc -eq 0 ]; then
         results+=("PASS  ($(( $(date +%s) - start ))s)")
     else
         results+=("FAIL  (exit $rc, $(( $(date +%s) - start ))s)")
+        failed_logs+=("$name|$out")
         failed=1
     fi
     return $rc
@@ -95,6 +101,10 @@ if step "cargo build" cargo build --workspace --all-targets; then
     step "cgroup v2 lab (QEMU)" bash lab/cgroup-v2.sh || true
 fi
 
+for f in "${failed_logs[@]}"; do
+    printf '\n==================== end of the failed step: %s (%s) ====================\n' "${f%%|*}" "${f#*|}"
+    tail -n 40 "${f#*|}"
+done
 printf '\n==================== summary ====================\n'
 for i in "${!names[@]}"; do
     printf '%-42s %s\n' "${names[$i]}" "${results[$i]}"

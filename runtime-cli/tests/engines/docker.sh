@@ -293,7 +293,7 @@ check "d9's background sleep is gone" wait_for 15 pid_gone "${bg:-0}"
 check_eq "docker inspect: d8 still running" running "$(state d8 Status)"
 
 check "docker run -dit sh" dk run -dit --name d10 "${RUN[@]}" "$IMG" sh
-out=$(printf 'echo attached-$((1+1))\nexit 3\n' | script -qec "timeout -k 10 60 $DOCKER --host unix://$SOCK \
+out=$(printf 'echo attached-$((1+1))\nexit 3\n' | script -qec "timeout -k 10 --foreground 60 $DOCKER --host unix://$SOCK \
     attach d10" /dev/null | strip_tty)
 check_contains "docker attach: typed input reaches the container's shell" $'\nattached-2\n' "$out"
 check "docker attach: the shell's exit ends the container" wait_for 15 status_is d10 exited

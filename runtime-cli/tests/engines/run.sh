@@ -51,7 +51,7 @@ for engine in "${engines[@]}"; do
         log "$engine with $rt ($bin)"
         out=$logs/$engine-$rt.log
         start=$(date +%s)
-        ENGINE_RUNTIME=$bin bash "$script" 2>&1 | tee "$out"
+        ENGINE_RUNTIME=$bin bash "$script" </dev/null 2>&1 | tee "$out"
         rc=${PIPESTATUS[0]}
         secs=$(($(date +%s) - start))
         result=$(grep -E "^$engine with |^SKIPPED: |^FAIL  prerequisites" "$out" | tail -n1)
