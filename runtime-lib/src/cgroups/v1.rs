@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
 use super::{
-    blkio, devices, freezer, fs, hugetlb, misc, stats, validate, CgroupConfig, CgroupError, Manager,
+    blkio, devices, freezer, fs, hugetlb, misc, stats, validate, CgroupConfig, CgroupError,
+    Manager, TasksFile,
 };
 
 /// The cgroup v1 manager.
@@ -109,6 +110,13 @@ impl Manager for V1Manager {
             fs::write(None, d, "cgroup.procs", &pid.to_string())?;
         }
         Ok(())
+    }
+
+    fn self_join_files(&self) -> Result<Vec<TasksFile>, CgroupError> {
+        self.unique_dirs()
+            .into_iter()
+            .map(TasksFile::open)
+            .collect()
     }
 
     fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError> {

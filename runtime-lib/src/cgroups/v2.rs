@@ -8,7 +8,7 @@ use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
 
 use super::{
     blkio, devices, freezer, fs, hugetlb, misc, stats, validate, CgroupConfig, CgroupError,
-    Manager, CGROUP_ROOT,
+    Manager, TasksFile, CGROUP_ROOT,
 };
 
 /// The key of the single directory in [`CgroupConfig::dirs`] on v2.
@@ -68,6 +68,10 @@ impl Manager for V2Manager {
 
     fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         fs::write(None, self.dir()?, "cgroup.procs", &pid.to_string())
+    }
+
+    fn self_join_files(&self) -> Result<Vec<TasksFile>, CgroupError> {
+        Ok(Vec::new())
     }
 
     fn clone_into_fd(&self) -> Result<Option<OwnedFd>, CgroupError> {

@@ -31,7 +31,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Process};
 use super::init::{become_process_user, expect, fail, load_seccomp, setup_console, sys_err};
 use super::sync::{Channel, ErrorData, ToChild, ToParent};
 use super::{InitError, Reaper};
-use crate::cgroups::Manager;
+use crate::cgroups::{Manager, TasksFile};
 use crate::namespaces::{clone_flag, JOIN_ORDER};
 use crate::security;
 use crate::security::seccomp::SeccompProgram;
@@ -113,23 +113,22 @@ pub(crate) fn spawn(
 ) -> Result<i32, Error> {
     super::require_single_thread("exec")?;
     let (parent_end, child_end) = Channel::pair().map_err(|e| Error::sys("socketpair", e))?;
-    let cg_fd = match cgroup {
-        Some(m) => m.clone_into_fd()?,
-        None => None,
-    };
+    let (cg_fd, tasks) = super::cgroup_entry(cgroup)?;
     let (forked, into_cgroup) = clone3_fork(0, cg_fd.as_ref().map(|f| f.as_fd()), false)
         .map_err(|e| Error::sys("clone3()", e))?;
     let first = match forked {
         Forked::Child => {
             drop(parent_end);
-            child_main(cfg, child_end)
+            child_main(cfg, child_end, tasks)
         }
         Forked::Parent { pid, .. } => pid,
     };
     drop(child_end);
     drop(cg_fd);
+    let self_joined = !tasks.is_empty();
+    drop(tasks);
     let mut reaper = Reaper { pids: vec![first] };
-    if let (Some(m), false) = (cgroup, into_cgroup) {
+    if let (Some(m), false) = (cgroup, into_cgroup || self_joined) {
         m.add_process(first)?;
     }
     if let Some(adj) = cfg.process.oom_score_adj() {
@@ -207,8 +206,11 @@ pub(crate) fn spawn(
 }
 
 /// Entry point of child A (and, after the second fork, of B).
-fn child_main(cfg: &ExecConfig<'_>, ch: Channel) -> ! {
-    match exec_child(cfg, &ch) {
+fn child_main(cfg: &ExecConfig<'_>, ch: Channel, tasks: Vec<TasksFile>) -> ! {
+    // v1: into the container's cgroups first (see process::cgroup_entry), then close them.
+    let joined = super::join_cgroups_self(&tasks);
+    drop(tasks);
+    match joined.and_then(|()| exec_child(cfg, &ch)) {
         Ok(never) => match never {},
         Err(e) => {
             let _ = ch.send_parent(&ToParent::Error(e));

@@ -14,6 +14,7 @@ use oci_spec::runtime::LinuxNamespaceType;
 
 use super::sync::{Channel, ErrorData, ToChild, ToParent};
 use super::InitConfig;
+use crate::cgroups::TasksFile;
 use crate::namespaces::clone_flag;
 use crate::rootfs::{self, RootfsOptions};
 use crate::security::{self, CapSets};
@@ -23,12 +24,16 @@ use crate::sys::process::{clone3_fork, exit_now, Forked};
 const KEY_USR_SEARCH: u32 = 0x0008_0000;
 
 /// Entry point of the forked child.
-pub(super) fn child_main(cfg: &InitConfig<'_>, ch: Channel) -> ! {
+pub(super) fn child_main(cfg: &InitConfig<'_>, ch: Channel, tasks: Vec<TasksFile>) -> ! {
     if let Some(fd) = cfg.close_in_child {
         let _ = crate::sys::process::close_inherited(fd);
     }
     let ready = std::cell::Cell::new(false);
-    match init(cfg, &ch, &ready) {
+    // v1: into the container's cgroups first, before anything else (and before the user
+    // namespace: the files were opened by the runtime), then close them.
+    let joined = super::join_cgroups_self(&tasks);
+    drop(tasks);
+    match joined.and_then(|()| init(cfg, &ch, &ready)) {
         Ok(never) => match never {},
         Err(e) => {
             if ready.get() {
@@ -81,12 +86,12 @@ fn init(
     // restores dumpability for the user program.
     nix::sys::prctl::set_dumpable(false).map_err(|e| sys_err("prctl(PR_SET_DUMPABLE, 0)", e))?;
     expect(ch, ToChild::Go)?;
-    // The runtime moves us into the container's cgroups after `Go` (on cgroup v1 the first
-    // write to cgroup.procs waits for an RCU grace period, ~5 ms here), and says so with
-    // `CgroupJoined`, its next message whatever comes. Meanwhile we go on with what does not
-    // depend on the cgroup; we wait before anything that does: a fork (children are born in
-    // our cgroup), a new cgroup namespace (rooted at our cgroup), a `cgroup` mount (reads
-    // /proc/self/cgroup), the hooks, and any other exchange with the parent.
+    // On cgroup v2 without clone3 the runtime moves us into the container's cgroup after
+    // `Go`, and says so with `CgroupJoined`, its next message whatever comes (it sends it in
+    // every case; we are in already on v1 and with CLONE_INTO_CGROUP). Meanwhile we go on with
+    // what does not depend on the cgroup; we wait before anything that does: a fork (children
+    // are born in our cgroup), a new cgroup namespace (rooted at our cgroup), a `cgroup`
+    // mount (reads /proc/self/cgroup), the hooks, and any other exchange with the parent.
     let joined = std::cell::Cell::new(false);
     let join_cgroup = || -> Result<(), ErrorData> {
         if !joined.get() {

@@ -18,7 +18,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
-use crate::cgroups::Manager;
+use crate::cgroups::{Manager, TasksFile};
 use crate::namespaces::render_id_map;
 use crate::spec::Plan;
 use crate::sys::process::{clone3_fork, Forked};
@@ -74,6 +74,33 @@ impl Drop for Reaper {
     }
 }
 
+/// How a new process enters its cgroup: v2, a directory fd for clone3's `CLONE_INTO_CGROUP`;
+/// v1, the `tasks` files it writes "0" to itself, first thing (no global lock, no RCU grace
+/// period: see [`Manager::self_join_files`]). Neither (v2 on a kernel without clone3): the
+/// parent writes its pid to `cgroup.procs`.
+fn cgroup_entry(cgroup: Option<&dyn Manager>) -> Result<(Option<OwnedFd>, Vec<TasksFile>), Error> {
+    let Some(m) = cgroup else {
+        return Ok((None, Vec::new()));
+    };
+    match m.clone_into_fd()? {
+        Some(fd) => Ok((Some(fd), Vec::new())),
+        None => Ok((None, m.self_join_files()?)),
+    }
+}
+
+/// Move the calling process (a new child, one thread) into its v1 cgroups.
+fn join_cgroups_self(tasks: &[TasksFile]) -> Result<(), sync::ErrorData> {
+    for t in tasks {
+        t.join_self().map_err(|e| {
+            let errno = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .and_then(std::io::Error::raw_os_error);
+            init::fail(e.to_string(), errno)
+        })?;
+    }
+    Ok(())
+}
+
 /// Fork the container process and drive its setup until it blocks on the exec fifo.
 /// `state_json(pid)` renders the state passed to createRuntime/prestart hooks.
 pub(crate) fn spawn(
@@ -84,10 +111,7 @@ pub(crate) fn spawn(
     require_single_thread("create containers")?;
     let shape = cfg.plan.namespaces.shape();
     let (parent_end, child_end) = Channel::pair().map_err(|e| Error::sys("socketpair", e))?;
-    let cg_fd = match cgroup {
-        Some(m) => m.clone_into_fd()?,
-        None => None,
-    };
+    let (cg_fd, tasks) = cgroup_entry(cgroup)?;
     let (forked, into_cgroup) = clone3_fork(
         shape.clone_flags.bits() as u64,
         cg_fd.as_ref().map(|f| f.as_fd()),
@@ -97,12 +121,14 @@ pub(crate) fn spawn(
     let first = match forked {
         Forked::Child => {
             drop(parent_end);
-            init::child_main(cfg, child_end)
+            init::child_main(cfg, child_end, tasks)
         }
         Forked::Parent { pid, .. } => pid,
     };
     drop(child_end);
     drop(cg_fd);
+    let self_joined = !tasks.is_empty();
+    drop(tasks);
     let mut reaper = Reaper { pids: vec![first] };
     let linux = cfg.plan.spec.linux().as_ref();
     let write_maps = |pid: i32| -> Result<(), Error> {
@@ -131,11 +157,10 @@ pub(crate) fn spawn(
             .map_err(|e| Error::sys("send to init", e))
     };
     send(ToChild::Go)?;
-    // Join the cgroups while the child starts on its namespaces and first mounts: on cgroup v1
-    // the first cgroup.procs write waits for an RCU grace period (~5 ms here, crun and runc
-    // wait for it too, with the child idle). The child waits for `CgroupJoined` before
-    // anything that depends on its cgroup (see init.rs and the table in sync.rs).
-    let joined = match (cgroup, into_cgroup) {
+    // v2 without clone3: join the cgroup while the child starts on its namespaces and first
+    // mounts. The child waits for `CgroupJoined` before anything that depends on its cgroup
+    // (see init.rs and the table in sync.rs). On v1 the child has moved itself in.
+    let joined = match (cgroup, into_cgroup || self_joined) {
         (Some(m), false) => m.add_process(first).map_err(Error::from),
         _ => Ok(()),
     };
