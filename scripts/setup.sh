@@ -108,10 +108,15 @@ remove_test_swap() {
 # target; benches/README.md says why). --target keeps RUSTFLAGS off the proc-macro crates (a
 # static proc-macro cannot be built) and puts this build apart from target/release. Prints the
 # binary's path on stdout (cargo's output goes to stderr).
+# The functions its common commands run come first in .text, in the order of
+# runtime-cli/layout/husk.order (scripts/layout.sh; HUSK_LAYOUT=none builds without it).
 build_static_husk() {
-    local host
+    local host flags order=$PWD/runtime-cli/layout/husk.order
     host=$(rustc -vV | sed -n 's/^host: //p')
-    RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-        cargo build --profile dist --target "$host" -p husk-cli >&2 || return 1
+    flags="-C target-feature=+crt-static -C relocation-model=static"
+    if [ "${HUSK_LAYOUT:-}" != none ] && [ -f "$order" ]; then
+        flags="$flags -C link-arg=-Wl,--symbol-ordering-file=$order -C link-arg=-Wl,--no-warn-symbol-ordering"
+    fi
+    RUSTFLAGS=$flags cargo build --profile dist --target "$host" -p husk-cli >&2 || return 1
     echo "$PWD/target/$host/dist/husk"
 }
