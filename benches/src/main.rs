@@ -13,8 +13,9 @@
 //!   containerd's shim calls it (this process is a child subreaper, like the shim);
 //! - `exec`: `exec <id> /bin/true` into a running `sleep` container, and its peak RSS;
 //! - `state` and `list` with `--many` (1,000) created containers in each runtime's own root;
-//! - `series`: 100 `sleep` containers created and started in a row (the cost of the first 10 and
-//!   of the last 10), then killed and deleted;
+//! - `series`: 100 `sleep` containers created and started in a row (the median cost of the
+//!   first and of the last fifth, and the least-squares line through all of them), then killed
+//!   and deleted;
 //! - the peak RSS of `run` and of `create`;
 //! - the binary sizes.
 //!
