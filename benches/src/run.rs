@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -344,6 +344,70 @@ fn bench_many(
     result
 }
 
+/// Idle and busy jiffies of all CPUs so far (the `cpu` line of /proc/stat).
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    Some((idle, v.iter().sum::<u64>() - idle))
+}
+
+/// Wait (at most 30 s) until the machine is idle: 90 % of the CPU time of a 250 ms window
+/// idle. Containers deleted by one phase leave the kernel work for a while afterwards (network
+/// namespaces are freed by a worker, cgroups after an RCU grace period); without this, that
+/// work lands on the next phase's first samples. Returns the seconds waited.
+fn settle() -> f64 {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(30) {
+        let Some(a) = cpu_jiffies() else { break };
+        std::thread::sleep(Duration::from_millis(250));
+        let Some(b) = cpu_jiffies() else { break };
+        let (idle, busy) = (b.0 - a.0, b.1 - a.1);
+        if idle + busy > 0 && idle * 10 >= (idle + busy) * 9 {
+            break;
+        }
+    }
+    t.elapsed().as_secs_f64()
+}
+
+/// Announce a phase of the bench, once the machine has settled after the previous one.
+fn phase(name: &str) {
+    let waited = settle();
+    eprintln!("husk-bench: {name} (settled in {waited:.1} s)");
+}
+
+/// The series `reps` times over (each time on a settled machine, see [`settle`]), and per
+/// runtime the median, container by container, of the repetitions: the position in the series
+/// stays, the noise of one repetition goes.
+fn bench_series_reps(
+    c: &Ctx<'_>,
+    bundle: &Path,
+    count: usize,
+    reps: usize,
+) -> Result<Vec<Vec<f64>>, String> {
+    let mut all = Vec::new();
+    for r in 0..reps {
+        let waited = settle();
+        eprintln!(
+            "husk-bench:   series {}/{reps} (settled in {waited:.1} s)",
+            r + 1
+        );
+        all.push(bench_series(c, bundle, count)?);
+    }
+    Ok((0..c.rts.len())
+        .map(|i| {
+            (0..count)
+                .map(|k| median(&all.iter().map(|rep| rep[i][k]).collect::<Vec<_>>()))
+                .collect()
+        })
+        .collect())
+}
+
 /// `count` sleep containers created and started in a row per runtime, the runtimes taking
 /// turns container by container (so that drift of the machine hits all alike); the result
 /// holds the create+start time of each container, in order. All of them run together at the
@@ -375,6 +439,9 @@ fn bench_series(c: &Ctx<'_>, bundle: &Path, count: usize) -> Result<Vec<Vec<f64>
     result.map(|()| out)
 }
 
+/// How many times the series runs (the report shows the per-container median).
+const SERIES_REPS: usize = 3;
+
 /// All measurements.
 pub fn all(
     rts: &[Runtime],
@@ -396,33 +463,35 @@ pub fn all(
     let sleep = work.join("sleep");
     bundle(&sleep, &minimal(&["sleep", "1000"]))?;
     let mut measures = Vec::new();
-    eprintln!("husk-bench: run /bin/true, minimal config");
+    phase("run /bin/true, minimal config");
     measures.push(bench_run(&c, "run /bin/true (minimal)", &min, runs)?);
-    eprintln!("husk-bench: run /bin/true, realistic config");
+    phase("run /bin/true, realistic config");
     measures.push(bench_run(&c, "run /bin/true (podman config)", &real, runs)?);
-    eprintln!("husk-bench: lifecycle, minimal config");
+    phase("lifecycle, minimal config");
     measures.push(bench_lifecycle(
         &c,
         "create+start+wait+delete (minimal)",
         &min,
         runs,
     )?);
-    eprintln!("husk-bench: lifecycle, realistic config");
+    phase("lifecycle, realistic config");
     measures.push(bench_lifecycle(
         &c,
         "create+start+wait+delete (podman config)",
         &real,
         runs,
     )?);
-    eprintln!("husk-bench: exec into a running container");
+    phase("exec into a running container");
     measures.push(bench_exec(&c, "exec /bin/true (minimal)", &sleep, runs)?);
     // The series before the 1,000 containers: deleting those leaves the kernel busy for a
     // while (network namespaces are freed by a worker), which would weigh on the first
     // containers of the series.
-    eprintln!("husk-bench: series of {series}");
-    let s = bench_series(&c, &sleep, series)?;
+    eprintln!("husk-bench: series of {series}, {SERIES_REPS} times");
+    let s = bench_series_reps(&c, &sleep, series, SERIES_REPS)?;
     if many > 0 {
-        eprintln!("husk-bench: state and list with {many} created containers per runtime");
+        phase(&format!(
+            "state and list with {many} created containers per runtime"
+        ));
         measures.extend(bench_many(&c, &sleep, many, runs)?);
     }
     Ok(Results {
