@@ -369,13 +369,6 @@ impl Container {
             namespaces: &namespaces,
         };
         let notify = |pid: i32, fd: OwnedFd| -> Result<()> {
-            let sc = defaults.seccomp.as_ref();
-            let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
-                return Err(bad(
-                    "linux.seccomp.listenerPath",
-                    "SCMP_ACT_NOTIFY needs a listener path",
-                ));
-            };
             let mut st = oci_spec::runtime::State::default();
             st.set_version(self.state.oci_version.clone());
             st.set_id(self.state.id.clone());
@@ -383,9 +376,8 @@ impl Container {
             st.set_pid(Some(init));
             st.set_bundle(self.state.bundle.clone());
             st.set_annotations(Some(self.state.annotations.clone()));
-            let meta = sc.and_then(|s| s.listener_metadata().as_deref());
-            let json = crate::security::seccomp::process_state(&st, pid, meta);
-            crate::security::seccomp::send_to_listener(path, &json, fd.as_fd())?;
+            let profile = defaults.seccomp.as_ref();
+            crate::security::seccomp::notify_agent(profile, &st, pid, fd.as_fd())?;
             Ok(())
         };
         // In a frozen cgroup the process could not even finish its setup: with

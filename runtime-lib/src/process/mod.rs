@@ -271,16 +271,7 @@ fn send_mount_sources(cfg: &InitConfig<'_>, pid: i32, ch: &Channel) -> Result<()
 /// Hand the seccomp notify fd to the agent at `linux.seccomp.listenerPath`, with runc's
 /// `ContainerProcessState` (status `creating`).
 fn send_to_agent(cfg: &InitConfig<'_>, pid: i32, fd: OwnedFd) -> Result<(), Error> {
-    use crate::security::seccomp;
     let spec = &cfg.plan.spec;
-    let sc = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let Some(path) = sc.and_then(|s| s.listener_path().as_ref()) else {
-        return Err(InitError {
-            msg: "seccomp notify without linux.seccomp.listenerPath".into(),
-            errno: None,
-        }
-        .into());
-    };
     let mut state = oci_spec::runtime::State::default();
     state.set_version(spec.version().clone());
     state.set_id(cfg.id.to_string());
@@ -288,9 +279,8 @@ fn send_to_agent(cfg: &InitConfig<'_>, pid: i32, fd: OwnedFd) -> Result<(), Erro
     state.set_pid(Some(pid));
     state.set_bundle(cfg.plan.bundle.clone());
     state.set_annotations(spec.annotations().clone());
-    let meta = sc.and_then(|s| s.listener_metadata().as_deref());
-    let json = seccomp::process_state(&state, pid, meta);
-    seccomp::send_to_listener(path, &json, fd.as_fd())?;
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    crate::security::seccomp::notify_agent(profile, &state, pid, fd.as_fd())?;
     Ok(())
 }
 

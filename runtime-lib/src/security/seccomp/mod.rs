@@ -308,6 +308,30 @@ pub fn process_state(
     serde_json::to_vec(&s).unwrap_or_default()
 }
 
+/// Hand the notify `fd` of process `pid` to the agent of `profile` (`linux.seccomp`): the
+/// [`process_state`] of `state` with the profile's `listenerMetadata`, sent to its
+/// `listenerPath` with [`send_to_listener`]. Used by `create` (state `creating`) and `exec`
+/// (state `running`).
+///
+/// # Errors
+/// A profile without `listenerPath` (compiling refuses `SCMP_ACT_NOTIFY` without one, so only
+/// a caller that did not compile the profile sees this), or what [`send_to_listener`] returns.
+pub fn notify_agent(
+    profile: Option<&oci_spec::runtime::LinuxSeccomp>,
+    state: &oci_spec::runtime::State,
+    pid: i32,
+    fd: BorrowedFd<'_>,
+) -> Result<(), SeccompError> {
+    let Some(path) = profile.and_then(|s| s.listener_path().as_ref()) else {
+        return Err(SeccompError::Invalid {
+            field: "linux.seccomp.listenerPath".into(),
+            msg: "SCMP_ACT_NOTIFY needs a listener path".into(),
+        });
+    };
+    let meta = profile.and_then(|s| s.listener_metadata().as_deref());
+    send_to_listener(path, &process_state(state, pid, meta), fd)
+}
+
 /// Hand the notify fd to the seccomp agent listening on `listener_path`
 /// (`linux.seccomp.listenerPath`): connect, and send `process_state` (see [`process_state`])
 /// with the fd attached as `SCM_RIGHTS`, in one message, as runc does.
