@@ -678,26 +678,9 @@ fn s4_racing_sibling_swaps_dev_null() {
 /// Receive the pty master sent over `sock` by the runtime (`--console-socket`); returns the
 /// raw fd (closed by the caller with `nix::unistd::close`).
 fn recv_master(listener: std::os::unix::net::UnixListener) -> Option<i32> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
-    use std::os::fd::AsRawFd;
     let (conn, _) = listener.accept().ok()?;
-    let mut buf = [0u8; 4096];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<UnixAddr>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .ok()?;
-    let mut fd = None;
-    for c in msg.cmsgs().ok()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            fd = fds.first().copied();
-        }
-    }
-    fd
+    let (_, fds) = recv_with_fds(&conn, true).ok()?;
+    fds.first().copied()
 }
 
 /// S5 (CVE-2025-52565): the image's `/dev/console` is a symlink to a host file (absolute and

@@ -419,27 +419,9 @@ fn read_pty_into(
     conn: &std::os::unix::net::UnixStream,
     out: &std::path::Path,
 ) -> (String, std::process::Child) {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
-    use std::os::fd::AsRawFd;
-    let mut buf = [0u8; 4096];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 2]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<UnixAddr>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    let mut fds = Vec::new();
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(f) = c {
-            fds.extend(f);
-        }
-    }
-    let n = msg.bytes;
+    let (buf, fds) = recv_with_fds(conn, false).unwrap();
     assert_eq!(fds.len(), 1, "exactly one fd with the console message");
-    let name = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let name = String::from_utf8_lossy(&buf).into_owned();
     let child = Command::new("sh")
         .arg("-c")
         .arg(format!("exec timeout 20 cat <&{}", fds[0]))

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
 
@@ -16,7 +15,6 @@ use serde_json::{json, Value};
 /// Accept one connection on `l` (bounded wait) and read the agent's message: the JSON and
 /// what each received fd is (its `/proc/self/fd` link).
 fn receive(l: &UnixListener) -> (Value, Vec<String>) {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
     let mut conn: Option<UnixStream> = None;
     let ok = wait_until(Duration::from_secs(10), || {
         conn = l.accept().ok().map(|(s, _)| s);
@@ -25,30 +23,16 @@ fn receive(l: &UnixListener) -> (Value, Vec<String>) {
     assert!(ok, "the runtime never connected to the agent");
     let conn = conn.unwrap();
     conn.set_nonblocking(false).unwrap();
-    let mut buf = vec![0u8; 65536];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<UnixAddr>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .expect("recvmsg from the runtime");
-    let len = msg.bytes;
+    let (buf, raw) = recv_with_fds(&conn, true).expect("recvmsg from the runtime");
     let mut fds = Vec::new();
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(raw) = c {
-            for fd in raw {
-                let what = std::fs::read_link(format!("/proc/self/fd/{fd}"))
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
-                fds.push(what);
-                let _ = nix::unistd::close(fd);
-            }
-        }
+    for fd in raw {
+        let what = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        fds.push(what);
+        let _ = nix::unistd::close(fd);
     }
-    let v: Value = serde_json::from_slice(&buf[..len]).expect("the message is one JSON");
+    let v: Value = serde_json::from_slice(&buf).expect("the message is one JSON");
     (v, fds)
 }
 

@@ -608,3 +608,33 @@ pub fn host_cgroup_dir(pid: i64, controller: &str) -> PathBuf {
     }
     panic!("pid {pid}: no {controller} cgroup in {text}");
 }
+
+/// One message from `conn` and the fds that came with it (`SCM_RIGHTS`): a console socket's
+/// pty master, a seccomp agent's notify fd. Tests have no `unsafe`, so the fds stay raw: the
+/// caller closes them with `nix::unistd::close`. `cloexec`: receive them `O_CLOEXEC` (false
+/// when a child process is to inherit one).
+pub fn recv_with_fds(
+    conn: &std::os::unix::net::UnixStream,
+    cloexec: bool,
+) -> nix::Result<(Vec<u8>, Vec<std::os::fd::RawFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let mut buf = vec![0u8; 65536];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let flags = if cloexec {
+        MsgFlags::MSG_CMSG_CLOEXEC
+    } else {
+        MsgFlags::empty()
+    };
+    let msg = recvmsg::<UnixAddr>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)?;
+    let len = msg.bytes;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(f) = c {
+            fds.extend(f);
+        }
+    }
+    buf.truncate(len);
+    Ok((buf, fds))
+}
