@@ -129,56 +129,30 @@ pub(crate) struct CgroupMount {
     pub subsystems: Option<Vec<String>>,
 }
 
-/// Undo mountinfo's octal escapes (`\040` for a space, ...).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The cgroup mounts (v1 and v2) listed in the text of `/proc/self/mountinfo`, in order.
+/// The cgroup mounts (v1 and v2) listed in the text of `/proc/self/mountinfo`, in order (the
+/// lines parsed by `rootfs::mountinfo`).
 pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let Some((left, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let l: Vec<&str> = left.split(' ').collect();
-        let r: Vec<&str> = right.split(' ').collect();
-        if l.len() < 5 || r.len() < 3 {
-            continue;
-        }
-        let subsystems = match r[0] {
-            "cgroup2" => None,
-            "cgroup" => Some(
-                r[2].split(',')
-                    .filter(|o| V1_SUBSYSTEMS.contains(o) || o.starts_with("name="))
-                    .map(str::to_string)
-                    .collect(),
-            ),
-            _ => continue,
-        };
-        out.push(CgroupMount {
-            mountpoint: PathBuf::from(unescape(l[4])),
-            root: unescape(l[3]),
-            subsystems,
-        });
-    }
-    out
+    crate::rootfs::mountinfo::parse_mountinfo(text)
+        .into_iter()
+        .filter_map(|m| {
+            let subsystems = match m.fstype.as_str() {
+                "cgroup2" => None,
+                "cgroup" => Some(
+                    m.super_options
+                        .iter()
+                        .filter(|o| V1_SUBSYSTEMS.contains(&o.as_str()) || o.starts_with("name="))
+                        .cloned()
+                        .collect(),
+                ),
+                _ => return None,
+            };
+            Some(CgroupMount {
+                mountpoint: m.mount_point,
+                root: m.root.to_string_lossy().into_owned(),
+                subsystems,
+            })
+        })
+        .collect()
 }
 
 /// The runtime's own cgroup per v1 subsystem (key `name=systemd` for the named hierarchy), and

@@ -52,7 +52,7 @@ use oci_spec::runtime::Spec;
 mod cgroup;
 mod copy;
 mod devices;
-mod mountinfo;
+pub(crate) mod mountinfo;
 mod mounts;
 mod options;
 mod paths;
