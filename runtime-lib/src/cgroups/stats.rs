@@ -81,14 +81,19 @@ fn cpuset_v1(d: &Path) -> Result<CpuSetStats, CgroupError> {
             }
             Err(e) => return Err(e),
         };
-        let mut out = Vec::new();
-        for part in text.trim().split(',').filter(|p| !p.is_empty()) {
-            let (a, b) = part.split_once('-').unwrap_or((part, part));
-            if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
-                out.extend(a..=b);
-            }
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let ranges = fs::parse_cpuset_list(&text).map_err(|msg| CgroupError::Io {
+            op: "parse",
+            path: d.join(f),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, msg),
+        })?;
+        Ok(ranges
+            .into_iter()
+            .flat_map(|(a, b)| a..=b)
+            .filter_map(|n| u16::try_from(n).ok())
+            .collect())
     };
     let level = fs::read(d, "cpuset.sched_relax_domain_level")
         .ok()
