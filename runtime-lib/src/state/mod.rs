@@ -267,9 +267,9 @@ impl StateDir {
     }
 }
 
-/// Write `data` to `path` atomically: a temp file `.<name>` in the same folder, fsync'ed
-/// content, then `rename`. The file never exists half-written (containerd reads pid files
-/// without waiting).
+/// Write `data` to `path` atomically: a temp file `.<name>` in the same folder, then
+/// `rename`. The file never exists half-written (containerd reads pid files without waiting).
+/// No fsync, as in runc: the state root is on `/run`, a tmpfs that a reboot empties anyway.
 ///
 /// # Errors
 /// The failing step, with the path it used.
