@@ -34,7 +34,15 @@ pub fn sizes(rts: &[Runtime]) -> Vec<u64> {
 /// Run a command to completion. Its stderr goes to a file, not a pipe: a container created by
 /// it inherits the runtime's stdio, and a pipe would stay open as long as the container lives.
 fn sh(cmd: &mut Command) -> Result<(), String> {
-    let err_path = std::env::temp_dir().join(format!("husk-bench-{}.err", std::process::id()));
+    // On a tmpfs when there is one: a file truncated on every call is metadata churn, and on
+    // this machine's ext4 (mounted with `discard`) churn slows every runtime (see RunDir).
+    let dir = Path::new("/dev/shm");
+    let dir = if dir.is_dir() {
+        dir.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let err_path = dir.join(format!("husk-bench-{}.err", std::process::id()));
     let err = std::fs::File::create(&err_path).map_err(|e| e.to_string())?;
     let st = cmd
         .stdout(Stdio::null())
@@ -98,8 +106,40 @@ fn realistic(configs: &Path, args: &[&str]) -> Result<Value, String> {
 
 struct Ctx<'a> {
     rts: &'a [Runtime],
-    work: &'a Path,
+    /// The runtimes' state roots and the pid files: a tmpfs, see [`RunDir`].
+    run: &'a Path,
     n: std::cell::Cell<u64>,
+}
+
+/// A private tmpfs for what engines keep under `/run` (the runtimes' state roots, pid files),
+/// unmounted on drop. `/run` is a tmpfs on every systemd host, and containerd and podman keep
+/// the runtime's root there; on this development VM `/run` and `/tmp` are on the ext4 disk,
+/// mounted with `discard`, and after a burst of containers created and deleted every
+/// runtime's `create` stays slower for minutes (husk 9.1 → 12–14 ms, crun 30 → 32–34 ms,
+/// with the CPU idle), which the series then shows as a cost growing with the count. With
+/// the state on a tmpfs the same probe stays flat (benches/README.md).
+struct RunDir(PathBuf);
+
+impl RunDir {
+    fn mount(dir: PathBuf) -> Result<RunDir, String> {
+        use nix::mount::{mount, MsFlags};
+        std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some("mode=0755"),
+        )
+        .map_err(|e| format!("mount tmpfs on {}: {e}", dir.display()))?;
+        Ok(RunDir(dir))
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
 }
 
 impl Ctx<'_> {
@@ -109,7 +149,7 @@ impl Ctx<'_> {
         format!("hb{}-{n}", std::process::id())
     }
     fn root(&self, rt: &Runtime) -> PathBuf {
-        self.work.join("state").join(rt.name)
+        self.run.join("state").join(rt.name)
     }
     fn cmd(&self, rt: &Runtime, args: &[&str]) -> Command {
         let mut c = Command::new(&rt.path);
@@ -141,7 +181,7 @@ fn rotation(n: usize, round: usize) -> impl Iterator<Item = usize> {
 fn peak_rss_of(c: &Ctx<'_>, rt: &Runtime, args: &[&str]) -> Option<u64> {
     // time's report goes to a file (-o), not a pipe: a container made by the call inherits
     // stderr, and would hold a pipe open as long as it lives (see `sh`).
-    let report = c.work.join("time.out");
+    let report = c.run.join("time.out");
     let mut cmd = Command::new("/usr/bin/time");
     cmd.args(["-f", "%M", "-o"])
         .arg(&report)
@@ -203,7 +243,7 @@ fn bench_run(c: &Ctx<'_>, name: &str, bundle: &Path, runs: usize) -> Result<Meas
 /// create → start → wait → delete, as containerd's shim does it.
 fn lifecycle_once(c: &Ctx<'_>, rt: &Runtime, bundle: &Path) -> Result<f64, String> {
     let id = c.id();
-    let pid_file = c.work.join(format!("{id}.pid"));
+    let pid_file = c.run.join(format!("{id}.pid"));
     let t = Instant::now();
     sh(&mut c.cmd(
         rt,
@@ -451,9 +491,10 @@ pub fn all(
     series: usize,
     many: usize,
 ) -> Result<Results, String> {
+    let run = RunDir::mount(work.join("run"))?;
     let c = Ctx {
         rts,
-        work,
+        run: &run.0,
         n: std::cell::Cell::new(0),
     };
     let min = work.join("min");
