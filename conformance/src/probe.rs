@@ -84,11 +84,22 @@ mod tests {
         let exe = dir.join("husk-probe");
         std::fs::write(&exe, BYTES).unwrap();
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let out = std::process::Command::new(&exe)
-            .args(args)
-            .env("PROBE_TEST_VAR", "a b")
-            .output()
-            .unwrap();
+        // ETXTBSY: a test thread that forks while this one still holds `exe` open for writing
+        // gives the child a copy of that fd until the child execs; that copy goes, so retry.
+        let mut tries = 0;
+        let out = loop {
+            match std::process::Command::new(&exe)
+                .args(args)
+                .env("PROBE_TEST_VAR", "a b")
+                .output()
+            {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                r => break r.unwrap(),
+            }
+        };
         std::fs::remove_dir_all(&dir).unwrap();
         let stdout = String::from_utf8(out.stdout).unwrap();
         (
