@@ -29,7 +29,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process};
 
 use super::init::{become_process_user, expect, fail, load_seccomp, setup_console, sys_err};
-use super::sync::{Channel, ErrorData, ToChild, ToParent};
+use super::sync::{Channel, ErrorData, Inbox, ToChild, ToParent};
 use super::{InitError, Reaper};
 use crate::cgroups::{Manager, TasksFile};
 use crate::namespaces::{clone_flag, JOIN_ORDER};
@@ -144,9 +144,10 @@ pub(crate) fn spawn(
     };
     send(ToChild::Go)?;
     let mut pid = None;
+    let mut inbox = Inbox::new(&parent_end, true);
     loop {
-        let (msg, fd) = match parent_end
-            .recv_from_child_fd()
+        let (msg, fd) = match inbox
+            .recv()
             .map_err(|e| Error::sys("read from exec process", e))?
         {
             Some((m, fd)) => (Some(m), fd),

@@ -179,11 +179,9 @@ pub(crate) fn spawn(
     }
     let mut init_pid = first;
     let hooks = cfg.plan.spec.hooks().as_ref();
+    let mut inbox = sync::Inbox::new(&parent_end, shape.second_fork);
     loop {
-        let (msg, fd) = match parent_end
-            .recv_from_child_fd()
-            .map_err(|e| Error::sys("read from init", e))?
-        {
+        let (msg, fd) = match inbox.recv().map_err(|e| Error::sys("read from init", e))? {
             Some((m, fd)) => (Some(m), fd),
             None => (None, None),
         };

@@ -18,6 +18,10 @@
 //! | 12 | parent → child | `MountSourcesDone` | answer to `MountSources`, after the last fd |
 //! | * | child → parent | `Error(..)` | any failure; the child exits right after |
 //!
+//! After a second fork, the intermediate process and the new one share the child's end:
+//! the new one's first message can overtake the intermediate's `Init`. The parent reads
+//! through an [`Inbox`], which holds such messages back until `Init` has been read.
+//!
 //! Errors cross as data (stage, errno, message), never as flattened strings, so the parent can
 //! rebuild a typed [`InitError`](super::InitError).
 
@@ -208,9 +212,110 @@ impl Channel {
     }
 }
 
+/// A message from the child, with the fd that came with it.
+pub(crate) type FromChild = (ToParent, Option<OwnedFd>);
+
+/// The parent's reading end when the child forks a second time (init in some shapes, every
+/// exec'd process). The intermediate process A sends `Init { pid }` right after that fork
+/// and exits; the new process B starts at once on the same socket, so B's first message
+/// (its seccomp fd, a hook request, an error) can arrive before A's `Init`. What B asks for
+/// needs B's pid, and a failure must reap B, so until `Init` has been read every other
+/// message waits here and comes out after it, in order. `NeedMaps` only ever comes from A,
+/// before its fork, and A waits for the answer: it passes at once. If A exits without
+/// `Init` (it failed before forking), what it sent comes out before the end of the stream.
+pub(crate) struct Inbox<'a> {
+    ch: &'a Channel,
+    held: std::collections::VecDeque<FromChild>,
+    before_init: bool,
+}
+
+impl<'a> Inbox<'a> {
+    /// Read from `ch`; `second_fork`: the child will send `Init` (else messages pass as they
+    /// come).
+    pub(crate) fn new(ch: &'a Channel, second_fork: bool) -> Inbox<'a> {
+        Inbox {
+            ch,
+            held: Default::default(),
+            before_init: second_fork,
+        }
+    }
+
+    /// The next message in an order the parent can act on; `None` at the end of the stream
+    /// (every holder of the child's end has exited or exec'd).
+    pub(crate) fn recv(&mut self) -> std::io::Result<Option<FromChild>> {
+        if !self.before_init {
+            if let Some(m) = self.held.pop_front() {
+                return Ok(Some(m));
+            }
+        }
+        loop {
+            match self.ch.recv_from_child_fd()? {
+                Some(m @ (ToParent::Init { .. }, _)) if self.before_init => {
+                    self.before_init = false;
+                    return Ok(Some(m));
+                }
+                Some(m @ (ToParent::NeedMaps, _)) => return Ok(Some(m)),
+                Some(m) if self.before_init => self.held.push_back(m),
+                Some(m) => return Ok(Some(m)),
+                None => {
+                    self.before_init = false;
+                    return Ok(self.held.pop_front());
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inbox_hands_out_init_before_what_overtook_it() {
+        let (child, parent) = Channel::pair().unwrap();
+        // A asks for maps and waits; after its fork B's seccomp fd overtakes A's Init.
+        child.send_parent(&ToParent::NeedMaps).unwrap();
+        let f = std::fs::File::open("/proc/self/stat").unwrap();
+        child
+            .send_parent_fd(&ToParent::SeccompFd, std::os::fd::AsFd::as_fd(&f))
+            .unwrap();
+        child.send_parent(&ToParent::Ready).unwrap();
+        child.send_parent(&ToParent::Init { pid: 42 }).unwrap();
+        drop(child);
+        let mut inbox = Inbox::new(&parent, true);
+        let mut got = Vec::new();
+        while let Some((m, fd)) = inbox.recv().unwrap() {
+            got.push((m, fd.is_some()));
+        }
+        assert_eq!(
+            got,
+            [
+                (ToParent::NeedMaps, false),
+                (ToParent::Init { pid: 42 }, false),
+                (ToParent::SeccompFd, true),
+                (ToParent::Ready, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn inbox_gives_an_early_error_when_no_init_comes() {
+        let (child, parent) = Channel::pair().unwrap();
+        let e = ErrorData {
+            msg: "setns: EPERM".into(),
+            errno: Some(1),
+        };
+        child.send_parent(&ToParent::Error(e.clone())).unwrap();
+        drop(child);
+        let mut inbox = Inbox::new(&parent, true);
+        assert_eq!(inbox.recv().unwrap().map(|m| m.0), Some(ToParent::Error(e)));
+        assert!(inbox.recv().unwrap().is_none());
+        // Without a second fork nothing is held back.
+        let (child, parent) = Channel::pair().unwrap();
+        child.send_parent(&ToParent::Ready).unwrap();
+        let mut inbox = Inbox::new(&parent, false);
+        assert_eq!(inbox.recv().unwrap().map(|m| m.0), Some(ToParent::Ready));
+    }
 
     #[test]
     fn messages_round_trip_with_boundaries() {
