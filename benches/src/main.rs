@@ -2,7 +2,7 @@
 //! runtimes call by call so that machine noise hits all of them alike.
 //!
 //! ```text
-//! husk-bench [--husk PATH] [--runc PATH] [--crun PATH] [--runs N] [--series N] [--many N] [--out DIR]
+//! husk-bench [--husk PATH] [--runc PATH] [--crun PATH] [--runs N] [--series N] [--series-reps N] [--many N] [--out DIR]
 //! ```
 //!
 //! Measures, for a minimal config (`/bin/true`, runc's default spec) and a realistic one
@@ -51,6 +51,10 @@ struct Opts {
     /// Containers in the series
     #[arg(long, default_value_t = 100)]
     series: usize,
+    /// How many times the series runs (the report shows the median container by container,
+    /// and each runtime's slope with its spread over the repetitions)
+    #[arg(long, default_value_t = 5)]
+    series_reps: usize,
     /// Created containers in the state root for the `state` and `list` measurements (0: skip)
     #[arg(long, default_value_t = 1000)]
     many: usize,
@@ -102,7 +106,15 @@ fn main() {
         std::process::exit(1);
     }
     let work = std::env::temp_dir().join(format!("husk-bench.{}", std::process::id()));
-    let result = run::all(&runtimes, &o.configs, &work, o.runs, o.series, o.many);
+    let result = run::all(
+        &runtimes,
+        &o.configs,
+        &work,
+        o.runs,
+        o.series,
+        o.series_reps,
+        o.many,
+    );
     let _ = std::fs::remove_dir_all(&work);
     let results = match result {
         Ok(r) => r,

@@ -46,6 +46,76 @@ fn line_ends(v: &[f64]) -> (f64, f64) {
     (mean - slope * mid, mean + slope * mid)
 }
 
+/// The slope of the least-squares line through `v` (by index), in `v`'s unit per index.
+fn slope(v: &[f64]) -> f64 {
+    let (a, b) = line_ends(v);
+    if v.len() < 2 {
+        0.0
+    } else {
+        (b - a) / (v.len() - 1) as f64
+    }
+}
+
+/// The mean of `v` and the half-width of its 95 % confidence interval (Student's t): how far
+/// the slopes of the repetitions let one trust their mean.
+fn mean_ci95(v: &[f64]) -> (f64, f64) {
+    // t(0.975) for 1..=10 degrees of freedom; 1.96 beyond.
+    const T: [f64; 10] = [12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23];
+    let n = v.len();
+    let mean = v.iter().sum::<f64>() / n.max(1) as f64;
+    if n < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let t = T.get(n - 2).copied().unwrap_or(1.96);
+    (mean, t * (var / n as f64).sqrt())
+}
+
+/// The series' section: per runtime, the median container by container over the repetitions
+/// (its first and last fifth, and the line through it), and the slope of each repetition's
+/// line: its mean and 95 % interval, in µs per container of the series. At index `i` of the
+/// series, `i` containers of every runtime are already running, so a cost the kernel adds per
+/// running container shows as the same slope (in µs, not in %) for every runtime.
+fn series_section(o: &mut String, reps: &[Vec<Vec<f64>>], names: &[&str]) {
+    let Some(first) = reps.first() else { return };
+    let n = first.first().map(Vec::len).unwrap_or(0);
+    // A fifth of the series at each end (at least one container): with 10 the medians moved
+    // by ±15% from run to run on this 2-core machine, more than any trend.
+    let k = (n / 5).max(1).min(n);
+    let _ = writeln!(
+        o,
+        "\n## A series of {n} `sleep` containers: create+start of each, median of {} repetitions, in ms\n",
+        reps.len()
+    );
+    let _ = writeln!(
+        o,
+        "| runtime | first {k} | last {k} | last/first | least-squares line, first → last | slope, µs per container (95 % interval) |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    for (i, name) in names.iter().enumerate() {
+        let s: Vec<f64> = (0..n)
+            .map(|j| med(&reps.iter().map(|rep| rep[i][j]).collect::<Vec<_>>()))
+            .collect();
+        if s.len() < k || k == 0 {
+            continue;
+        }
+        let (a, b) = (med(&s[..k]), med(&s[s.len() - k..]));
+        let (y0, y1) = line_ends(&s);
+        let slopes: Vec<f64> = reps.iter().map(|rep| slope(&rep[i]) * 1e6).collect();
+        let (m, ci) = mean_ci95(&slopes);
+        let _ = writeln!(
+            o,
+            "| {name} | {} | {} | {} | {} → {} ({}) | {m:.1} ± {ci:.1} |",
+            ms(a),
+            ms(b),
+            ratio(b, a),
+            ms(y0),
+            ms(y1),
+            ratio(y1, y0)
+        );
+    }
+}
+
 /// The markdown report.
 pub fn markdown(r: &Results, rts: &[Runtime]) -> String {
     let mut o = String::new();
@@ -90,37 +160,7 @@ pub fn markdown(r: &Results, rts: &[Runtime]) -> String {
             .collect();
         let _ = writeln!(o, "| {} | {} |", m.name, cells.join(" | "));
     }
-    let n = r.series.first().map(Vec::len).unwrap_or(0);
-    // A fifth of the series at each end (at least one container): with 10 the medians moved
-    // by ±15% from run to run on this 2-core machine, more than any trend.
-    let k = (n / 5).max(1).min(n);
-    let _ = writeln!(
-        o,
-        "\n## A series of {n} `sleep` containers: create+start of each, median in ms\n"
-    );
-    let _ = writeln!(
-        o,
-        "| runtime | first {k} | last {k} | last/first | least-squares line, first → last |"
-    );
-    let _ = writeln!(o, "|---|---|---|---|---|");
-    for (i, s) in r.series.iter().enumerate() {
-        if s.len() < k || k == 0 {
-            continue;
-        }
-        let (a, b) = (med(&s[..k]), med(&s[s.len() - k..]));
-        let (y0, y1) = line_ends(s);
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} → {} ({}) |",
-            names[i],
-            ms(a),
-            ms(b),
-            ratio(b, a),
-            ms(y0),
-            ms(y1),
-            ratio(y1, y0)
-        );
-    }
+    series_section(&mut o, &r.series_reps, &names);
     let _ = writeln!(o, "\n## Binary size\n");
     let _ = writeln!(o, "| {} |", names.join(" | "));
     let _ = writeln!(o, "|{}", "---|".repeat(names.len()));
@@ -200,6 +240,16 @@ mod tests {
     use std::path::PathBuf;
 
     #[test]
+    fn confidence_interval_of_the_mean() {
+        let (m, h) = mean_ci95(&[1.0, 2.0, 3.0]);
+        // sd 1, n 3, t(2) 4.30: 4.30 / sqrt(3).
+        assert_eq!(m, 2.0);
+        assert!((h - 4.30 / 3f64.sqrt()).abs() < 1e-9, "{h}");
+        assert!(mean_ci95(&[5.0]).1.is_nan());
+        assert!((slope(&[1.0, 3.0, 5.0]) - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
     fn line_ends_follow_the_trend() {
         // y = 1 + i: the line is exact; one outlier at the end moves it, but not all the way.
         let v: Vec<f64> = (0..5).map(|i| 1.0 + i as f64).collect();
@@ -235,14 +285,29 @@ mod tests {
                 ],
                 rss: vec![Some(4000), None, Some(10000)],
             }],
-            series: vec![vec![0.01; 20], vec![0.02; 20], vec![0.03; 20]],
+            // Two repetitions: husk's rises by 1 µs per container in one and 3 in the other.
+            series_reps: (1..=3)
+                .step_by(2)
+                .map(|d| {
+                    vec![
+                        (0..20).map(|i| 0.01 + i as f64 * d as f64 * 1e-6).collect(),
+                        vec![0.02; 20],
+                        vec![0.03; 20],
+                    ]
+                })
+                .collect(),
             sizes: vec![1 << 20, 2 << 20, 3 << 20],
         };
         let md = markdown(&r, &rts);
         assert!(md.contains("| run | 5.00 (4.00–6.00) | 10.00 (10.00–12.00) | 30.00 (20.00–40.00) | 0.50 | 0.17 |"), "{md}");
         assert!(md.contains("| run | 4000 | - | 10000 |"), "{md}");
+        // Per index the median of two is the larger (the upper median): the 3 µs repetition.
         assert!(
-            md.contains("| husk | 10.00 | 10.00 | 1.00 | 10.00 → 10.00 (1.00) |"),
+            md.contains("| husk | 10.01 | 10.05 | 1.00 | 10.00 → 10.06 (1.01) | 2.0 ± 12.7 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| crun | 20.00 | 20.00 | 1.00 | 20.00 → 20.00 (1.00) | 0.0 ± 0.0 |"),
             "{md}"
         );
         let svg = svg(&r, &rts);

@@ -421,66 +421,65 @@ fn phase(name: &str) {
     eprintln!("husk-bench: {name} (settled in {waited:.1} s)");
 }
 
-/// The series `reps` times over (each time on a settled machine, see [`settle`]), and per
-/// runtime the median, container by container, of the repetitions: the position in the series
-/// stays, the noise of one repetition goes.
+/// The series `reps` times over: per repetition, per runtime, the create+start time of each
+/// container. Each runtime runs its series on its own, on a settled machine (see [`settle`]),
+/// the runtimes' order rotating from one repetition to the next: the question is how a
+/// runtime's cost grows with the number of containers it runs. Taking turns container by
+/// container, as the other measurements do, would put three runtimes' containers on the machine
+/// at every point, and triple what the kernel adds per running container (pivot_root walks
+/// every task, a v1 cpuset write walks every cpuset, a sysfs mount every network namespace's
+/// sysfs: benches/README.md) in every runtime's slope.
 fn bench_series_reps(
     c: &Ctx<'_>,
     bundle: &Path,
     count: usize,
     reps: usize,
-) -> Result<Vec<Vec<f64>>, String> {
+) -> Result<Vec<Vec<Vec<f64>>>, String> {
     let mut all = Vec::new();
     for r in 0..reps {
-        let waited = settle();
-        eprintln!(
-            "husk-bench:   series {}/{reps} (settled in {waited:.1} s)",
-            r + 1
-        );
-        all.push(bench_series(c, bundle, count)?);
+        let mut rep = vec![Vec::new(); c.rts.len()];
+        for i in rotation(c.rts.len(), r) {
+            let waited = settle();
+            eprintln!(
+                "husk-bench:   series {}/{reps}, {} (settled in {waited:.1} s)",
+                r + 1,
+                c.rts[i].name
+            );
+            rep[i] = bench_series(c, &c.rts[i], bundle, count)?;
+        }
+        all.push(rep);
     }
-    Ok((0..c.rts.len())
-        .map(|i| {
-            (0..count)
-                .map(|k| median(&all.iter().map(|rep| rep[i][k]).collect::<Vec<_>>()))
-                .collect()
-        })
-        .collect())
+    Ok(all)
 }
 
-/// `count` sleep containers created and started in a row per runtime, the runtimes taking
-/// turns container by container (so that drift of the machine hits all alike); the result
-/// holds the create+start time of each container, in order. All of them run together at the
-/// end (`count` per runtime), then are deleted.
-fn bench_series(c: &Ctx<'_>, bundle: &Path, count: usize) -> Result<Vec<Vec<f64>>, String> {
-    let mut out = vec![Vec::new(); c.rts.len()];
-    let mut ids: Vec<Vec<String>> = vec![Vec::new(); c.rts.len()];
+/// `count` sleep containers created and started in a row by `rt`: the create+start time of
+/// each, in order. All of them run together at the end, then are deleted.
+fn bench_series(
+    c: &Ctx<'_>,
+    rt: &Runtime,
+    bundle: &Path,
+    count: usize,
+) -> Result<Vec<f64>, String> {
+    let mut out = Vec::new();
+    let mut ids = Vec::new();
     let b = bundle.to_str().unwrap();
     let result = (|| {
-        for round in 0..count {
-            for i in rotation(c.rts.len(), round) {
-                let rt = &c.rts[i];
-                let id = c.id();
-                let t = Instant::now();
-                sh(&mut c.cmd(rt, &["create", "--bundle", b, &id]))?;
-                ids[i].push(id.clone());
-                sh(&mut c.cmd(rt, &["start", &id]))?;
-                out[i].push(t.elapsed().as_secs_f64());
-            }
+        for _ in 0..count {
+            let id = c.id();
+            let t = Instant::now();
+            sh(&mut c.cmd(rt, &["create", "--bundle", b, &id]))?;
+            ids.push(id.clone());
+            sh(&mut c.cmd(rt, &["start", &id]))?;
+            out.push(t.elapsed().as_secs_f64());
         }
         Ok(())
     })();
-    for (i, rt) in c.rts.iter().enumerate() {
-        for id in &ids[i] {
-            let _ = sh(&mut c.cmd(rt, &["delete", "--force", id]));
-        }
+    for id in &ids {
+        let _ = sh(&mut c.cmd(rt, &["delete", "--force", id]));
     }
     reap();
     result.map(|()| out)
 }
-
-/// How many times the series runs (the report shows the per-container median).
-const SERIES_REPS: usize = 3;
 
 /// All measurements.
 pub fn all(
@@ -489,6 +488,7 @@ pub fn all(
     work: &Path,
     runs: usize,
     series: usize,
+    series_reps: usize,
     many: usize,
 ) -> Result<Results, String> {
     let run = RunDir::mount(work.join("run"))?;
@@ -527,8 +527,8 @@ pub fn all(
     // The series before the 1,000 containers: deleting those leaves the kernel busy for a
     // while (network namespaces are freed by a worker), which would weigh on the first
     // containers of the series.
-    eprintln!("husk-bench: series of {series}, {SERIES_REPS} times");
-    let s = bench_series_reps(&c, &sleep, series, SERIES_REPS)?;
+    eprintln!("husk-bench: series of {series}, {series_reps} times");
+    let s = bench_series_reps(&c, &sleep, series, series_reps)?;
     if many > 0 {
         phase(&format!(
             "state and list with {many} created containers per runtime"
@@ -537,7 +537,7 @@ pub fn all(
     }
     Ok(Results {
         measures,
-        series: s,
+        series_reps: s,
         sizes: sizes(rts),
     })
 }
@@ -546,8 +546,8 @@ pub fn all(
 pub struct Results {
     /// The timed measurements.
     pub measures: Vec<Measure>,
-    /// Per runtime, the create+start time of each container of the series.
-    pub series: Vec<Vec<f64>>,
+    /// Per repetition of the series, per runtime, the create+start time of each container.
+    pub series_reps: Vec<Vec<Vec<f64>>>,
     /// Binary sizes in bytes.
     pub sizes: Vec<u64>,
 }
