@@ -13,9 +13,10 @@
 //!   containerd's shim calls it (this process is a child subreaper, like the shim);
 //! - `exec`: `exec <id> /bin/true` into a running `sleep` container, and its peak RSS;
 //! - `state` and `list` with `--many` (1,000) created containers in each runtime's own root;
-//! - `series`: 100 `sleep` containers created and started in a row (the median cost of the
-//!   first and of the last fifth, and the least-squares line through all of them), then killed
-//!   and deleted;
+//! - `series`: 100 `sleep` containers created and started in a row by each runtime on its own
+//!   (the median cost of the first and of the last fifth, the least-squares line through all
+//!   of them, and the slope per container with its 95 % interval over the repetitions), then
+//!   killed and deleted;
 //! - the peak RSS of `run` and of `create`;
 //! - the binary sizes.
 //!
@@ -53,7 +54,7 @@ struct Opts {
     series: usize,
     /// How many times the series runs (the report shows the median container by container,
     /// and each runtime's slope with its spread over the repetitions)
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 7)]
     series_reps: usize,
     /// Created containers in the state root for the `state` and `list` measurements (0: skip)
     #[arg(long, default_value_t = 1000)]

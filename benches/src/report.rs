@@ -46,14 +46,17 @@ fn line_ends(v: &[f64]) -> (f64, f64) {
     (mean - slope * mid, mean + slope * mid)
 }
 
-/// The slope of the least-squares line through `v` (by index), in `v`'s unit per index.
+/// The Theil–Sen slope of `v` by index (the median of the slopes between every two points),
+/// in `v`'s unit per index: one slow container (a 20 ms outlier in a 7 ms series) tilts a
+/// least-squares line, not this.
 fn slope(v: &[f64]) -> f64 {
-    let (a, b) = line_ends(v);
-    if v.len() < 2 {
-        0.0
-    } else {
-        (b - a) / (v.len() - 1) as f64
+    let mut s = Vec::with_capacity(v.len() * v.len() / 2);
+    for i in 0..v.len() {
+        for j in i + 1..v.len() {
+            s.push((v[j] - v[i]) / (j - i) as f64);
+        }
     }
+    med(&s)
 }
 
 /// The mean of `v` and the half-width of its 95 % confidence interval (Student's t): how far
@@ -72,10 +75,9 @@ fn mean_ci95(v: &[f64]) -> (f64, f64) {
 }
 
 /// The series' section: per runtime, the median container by container over the repetitions
-/// (its first and last fifth, and the line through it), and the slope of each repetition's
-/// line: its mean and 95 % interval, in µs per container of the series. At index `i` of the
-/// series, `i` containers of every runtime are already running, so a cost the kernel adds per
-/// running container shows as the same slope (in µs, not in %) for every runtime.
+/// (its first and last fifth, and the least-squares line through it), and the slope of each
+/// repetition (Theil–Sen): their mean and its 95 % interval, in µs per container of the
+/// series, i.e. per container of that runtime already running.
 fn series_section(o: &mut String, reps: &[Vec<Vec<f64>>], names: &[&str]) {
     let Some(first) = reps.first() else { return };
     let n = first.first().map(Vec::len).unwrap_or(0);
@@ -247,6 +249,8 @@ mod tests {
         assert!((h - 4.30 / 3f64.sqrt()).abs() < 1e-9, "{h}");
         assert!(mean_ci95(&[5.0]).1.is_nan());
         assert!((slope(&[1.0, 3.0, 5.0]) - 2.0).abs() < 1e-12);
+        // One outlier does not move it.
+        assert!((slope(&[1.0, 2.0, 30.0, 4.0, 5.0]) - 1.0).abs() < 1e-12);
     }
 
     #[test]
