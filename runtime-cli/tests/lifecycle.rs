@@ -364,6 +364,9 @@ fn list_table_json_quiet() {
     let b = env.bundle("b", &["sleep", "1000"]);
     env.create(&z, &b);
     env.run_detached(&a, &b);
+    // Only folders are containers, as in runc: not a stray file, nor a symlink to a folder.
+    std::fs::write(env.root.join("stray"), "").unwrap();
+    std::os::unix::fs::symlink(env.root.join(&a), env.root.join("link")).unwrap();
 
     let o = env.run(&["list", "-q"]);
     assert!(o.status.success());
