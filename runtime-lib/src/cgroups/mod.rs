@@ -483,10 +483,15 @@ mod tests {
             value: "1024".into(),
             source: std::io::Error::from_raw_os_error(libc::EBUSY),
         };
+        // The errno's text is the C library's (glibc: "Device or resource busy", musl:
+        // "Resource busy").
+        let busy = std::io::Error::from_raw_os_error(libc::EBUSY);
         assert_eq!(
             e.to_string(),
-            "linux.resources.memory.limit: write /sys/fs/cgroup/memory/x/memory.limit_in_bytes \
-             \"1024\": Device or resource busy (os error 16)"
+            format!(
+                "linux.resources.memory.limit: write /sys/fs/cgroup/memory/x/memory.limit_in_bytes \
+                 \"1024\": {busy}"
+            )
         );
     }
 }

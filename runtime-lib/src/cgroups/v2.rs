@@ -1,7 +1,6 @@
 //! The cgroup v2 driver: one directory in the unified hierarchy.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources};
@@ -191,16 +190,19 @@ impl Manager for V2Manager {
 /// An `O_PATH|O_DIRECTORY|O_CLOEXEC` fd of `dir`, for `clone3(CLONE_INTO_CGROUP)` and
 /// `BPF_PROG_ATTACH`.
 fn open_dir(dir: &Path) -> Result<OwnedFd, CgroupError> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-        .open(dir)
-        .map(OwnedFd::from)
-        .map_err(|source| CgroupError::Io {
-            op: "open",
-            path: dir.to_path_buf(),
-            source,
-        })
+    // Not std's OpenOptions: it masks custom flags with O_ACCMODE, which on musl includes
+    // O_PATH (O_SEARCH), and the fd would be a plain read-only one.
+    use nix::fcntl::OFlag;
+    nix::fcntl::open(
+        dir,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| CgroupError::Io {
+        op: "open",
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })
 }
 
 #[cfg(test)]
@@ -469,6 +471,16 @@ mod tests {
     use super::super::testutil::{read, TempDir};
     use super::*;
     use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder};
+
+    #[test]
+    fn open_dir_gives_an_o_path_fd() {
+        // CLONE_INTO_CGROUP and BPF_PROG_ATTACH take it; std's OpenOptions loses O_PATH on
+        // musl, where O_ACCMODE includes it.
+        let d = TempDir::new("v2-open-dir");
+        let fd = open_dir(d.path()).unwrap();
+        let fl = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        assert_ne!(fl & libc::O_PATH, 0, "flags {fl:#o}");
+    }
 
     #[test]
     fn weight_conversion_matches_runc() {

@@ -2,7 +2,6 @@
 //! state. Every failure undoes what was made, in reverse order.
 
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::SystemTime;
 
 use nix::sys::stat::Mode;
@@ -141,12 +140,13 @@ pub(super) fn create(b: ContainerBuilder) -> Result<Container> {
         std::os::unix::fs::PermissionsExt::from_mode(0o622),
     )
     .map_err(|e| Error::sys(format!("chmod {}", fifo_path.display()), e))?;
-    let fifo: OwnedFd = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
-        .open(&fifo_path)
-        .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?
-        .into();
+    // O_PATH through nix: std's OpenOptions drops it on musl (see cgroups::v2::open_dir).
+    let fifo: OwnedFd = nix::fcntl::open(
+        &fifo_path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("open {}", fifo_path.display()), e))?;
 
     let cfg = InitConfig {
         plan: &plan,

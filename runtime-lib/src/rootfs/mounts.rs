@@ -90,6 +90,8 @@ pub(crate) fn locked_flags(fd: BorrowedFd<'_>) -> MsFlags {
         return MsFlags::empty();
     };
     let f = st.flags();
+    // ST_RELATIME is the kernel's 0x1000; musl's headers (so nix on musl) do not name it.
+    let st_relatime = FsFlags::from_bits_retain(0x1000);
     let mut out = MsFlags::empty();
     for (s, m) in [
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
@@ -97,7 +99,7 @@ pub(crate) fn locked_flags(fd: BorrowedFd<'_>) -> MsFlags {
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (st_relatime, MsFlags::MS_RELATIME),
     ] {
         if f.contains(s) {
             out |= m;
