@@ -74,6 +74,18 @@ trap remove_test_swap EXIT
 if step "cargo build" cargo build --workspace --all-targets; then
     # --no-fail-fast: one failing test binary must not hide the results of the others.
     step "cargo test (unit, namespaced, system)" cargo test --workspace --no-fail-fast || true
+    # The library on musl, for embedders that build static Rust programs: its unit tests and
+    # the containers it runs through the library API (musl differs from glibc where it
+    # matters: std's OpenOptions drops O_PATH there).
+    musl=x86_64-unknown-linux-musl
+    if rustup target list --installed 2>/dev/null | grep -qx "$musl" ||
+        rustup target add "$musl" >/dev/null 2>&1; then
+        step "cargo test (library on musl)" cargo test -p husk --target "$musl" --no-fail-fast || true
+    elif [ "$ci" = true ]; then
+        names+=("cargo test (library on musl)"); results+=("FAIL  (no $musl target: rustup target add $musl)"); failed=1
+    else
+        skip "cargo test (library on musl)" "the $musl target is not installed (rustup target add $musl)"
+    fi
 
     # ---- runtime-spec conformance (conformance/run.sh, its own harness) ----
     # First runc, as a check of the harness itself (only failures it lists as known may
