@@ -33,10 +33,15 @@ pub(crate) fn write(
 /// Read `dir/file` whole.
 pub(crate) fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
     let path = dir.join(file);
-    std::fs::read_to_string(&path).map_err(|source| CgroupError::Io {
+    let bytes = crate::sys::read_small(&path, 256).map_err(|source| CgroupError::Io {
+        op: "read",
+        path: path.clone(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| CgroupError::Io {
         op: "read",
         path,
-        source,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
     })
 }
 

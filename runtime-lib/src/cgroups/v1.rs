@@ -303,24 +303,32 @@ pub(crate) fn oom_kill_count(text: &str) -> u64 {
 /// join it until both are set (ENOSPC). Fill every empty one from its parent, top down, as
 /// runc's cpuset `ensureParent` does.
 pub(crate) fn ensure_cpuset(dir: &Path) -> Result<(), CgroupError> {
-    let empty =
-        |d: &Path, f: &str| -> Result<bool, CgroupError> { Ok(fs::read(d, f)?.trim().is_empty()) };
-    if !empty(dir, "cpuset.cpus")? && !empty(dir, "cpuset.mems")? {
-        return Ok(());
+    fill_cpuset(dir).map(|_| ())
+}
+
+/// [`ensure_cpuset`], returning the `cpuset.cpus` and `cpuset.mems` that `dir` ends with, so
+/// that each file along the way is read once.
+fn fill_cpuset(dir: &Path) -> Result<[String; 2], CgroupError> {
+    const FILES: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
+    let read =
+        |f: &str| -> Result<String, CgroupError> { Ok(fs::read(dir, f)?.trim().to_string()) };
+    let mut have = [read(FILES[0])?, read(FILES[1])?];
+    if have.iter().all(|v| !v.is_empty()) {
+        return Ok(have);
     }
     let parent = dir.parent().ok_or_else(|| CgroupError::Io {
         op: "read",
         path: dir.join("cpuset.cpus"),
         source: std::io::Error::new(std::io::ErrorKind::NotFound, "no parent cpuset to copy"),
     })?;
-    ensure_cpuset(parent)?;
-    for f in ["cpuset.cpus", "cpuset.mems"] {
-        if empty(dir, f)? {
-            let v = fs::read(parent, f)?;
-            fs::write(None, dir, f, v.trim())?;
+    let from = fill_cpuset(parent)?;
+    for ((f, v), p) in FILES.iter().zip(&mut have).zip(from) {
+        if v.is_empty() {
+            fs::write(None, dir, f, &p)?;
+            *v = p;
         }
     }
-    Ok(())
+    Ok(have)
 }
 
 pub(crate) fn set_cpuset(dir: &Path, c: &LinuxCpu) -> Result<(), CgroupError> {

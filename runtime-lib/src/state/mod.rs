@@ -211,7 +211,7 @@ impl StateDir {
     /// When it is missing or invalid.
     pub fn load(&self) -> Result<StateFile, StateError> {
         let p = self.dir.join("state.json");
-        let data = read_small(&p, 2048).map_err(io_err("read", &p))?;
+        let data = crate::sys::read_small(&p, 2048).map_err(io_err("read", &p))?;
         serde_json::from_slice(&data).map_err(|e| StateError::Corrupt {
             path: p,
             msg: e.to_string(),
@@ -331,30 +331,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// A small file whole, into a buffer of `cap` bytes to begin with: open, read until EOF,
-/// close. `fs::read` also asks for the size first (statx), and procfs files, whose size reads
-/// 0, then go through reads of 32, 32, 64, 128... bytes: 9 syscalls for `/proc/<pid>/stat`
-/// against 4 here, per container for `list` and `state`.
-fn read_small(path: &Path, cap: usize) -> io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut f = File::open(path)?;
-    let mut buf = vec![0u8; cap.max(1)];
-    let mut n = 0;
-    loop {
-        if n == buf.len() {
-            buf.resize(buf.len() * 2, 0);
-        }
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(n);
-    Ok(buf)
-}
-
 /// What `/proc/<pid>/stat` says of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcInfo {
@@ -369,7 +345,7 @@ pub struct ProcInfo {
 impl ProcInfo {
     /// Read `/proc/<pid>/stat`; `None` when the process does not exist.
     pub fn read(pid: i32) -> Option<ProcInfo> {
-        let stat = read_small(Path::new(&format!("/proc/{pid}/stat")), 1024).ok()?;
+        let stat = crate::sys::read_small(Path::new(&format!("/proc/{pid}/stat")), 1024).ok()?;
         let stat = std::str::from_utf8(&stat).ok()?;
         let rest = stat.rsplit_once(')')?.1;
         let mut f = rest.split_whitespace();
@@ -412,23 +388,6 @@ mod tests {
             rfc3339_seconds(t + Duration::from_millis(999)),
             "2000-02-29T00:00:00Z"
         );
-    }
-
-    #[test]
-    fn read_small_reads_files_larger_and_smaller_than_its_buffer() {
-        let d = std::env::temp_dir().join(format!("husk-read-small-{}", std::process::id()));
-        fs::create_dir_all(&d).unwrap();
-        let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
-        fs::write(d.join("f"), &data).unwrap();
-        assert_eq!(read_small(&d.join("f"), 64).unwrap(), data);
-        assert_eq!(read_small(&d.join("f"), 8192).unwrap(), data);
-        fs::write(d.join("e"), b"").unwrap();
-        assert!(read_small(&d.join("e"), 16).unwrap().is_empty());
-        assert!(read_small(&d.join("missing"), 16).is_err());
-        // procfs: its size reads 0, the content is there all the same.
-        let me = read_small(Path::new("/proc/self/stat"), 8).unwrap();
-        assert!(String::from_utf8(me).unwrap().contains(')'));
-        fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -269,7 +269,8 @@ pub(crate) fn execve(path: &CStr, argv: &[&CStr], envp: &[&CStr]) -> io::Error {
 
 /// The number of threads of the calling process (from `/proc/self/stat`'s `num_threads`).
 pub(crate) fn thread_count() -> io::Result<usize> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let stat = super::read_small(std::path::Path::new("/proc/self/stat"), 1024)?;
+    let stat = String::from_utf8_lossy(&stat);
     // Field 20 (1-based); the command (field 2) may contain spaces, so count after ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     rest.split_whitespace()
