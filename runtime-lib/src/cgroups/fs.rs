@@ -65,30 +65,36 @@ pub(crate) fn read_u64(dir: &Path, file: &str) -> Result<u64, CgroupError> {
 /// `mkdir -p dir`; returns the directories it created, outermost first, so a failed creation
 /// can remove exactly those.
 pub(crate) fn mkdir_p(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
-    let mut missing = Vec::new();
-    let mut cur = Some(dir);
-    while let Some(d) = cur {
-        if d.exists() {
-            break;
-        }
-        missing.push(d.to_path_buf());
-        cur = d.parent();
-    }
-    missing.reverse();
-    for d in &missing {
+    // mkdir first: when the parent exists (the common case) that is the one call, where a
+    // stat of each level first took three.
+    let mkdir = |d: &Path| -> Result<bool, CgroupError> {
         match std::fs::create_dir(d) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(source) => {
-                return Err(CgroupError::Io {
-                    op: "mkdir",
-                    path: d.clone(),
-                    source,
-                })
-            }
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(source) => Err(CgroupError::Io {
+                op: "mkdir",
+                path: d.to_path_buf(),
+                source,
+            }),
         }
+    };
+    match mkdir(dir) {
+        Ok(made) => Ok(if made {
+            vec![dir.to_path_buf()]
+        } else {
+            Vec::new()
+        }),
+        Err(CgroupError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound && dir.parent().is_some() =>
+        {
+            let mut made = mkdir_p(dir.parent().unwrap_or(dir))?;
+            if mkdir(dir)? {
+                made.push(dir.to_path_buf());
+            }
+            Ok(made)
+        }
+        Err(e) => Err(e),
     }
-    Ok(missing)
 }
 
 /// The pids in `cgroup.procs` of `dir` and of every cgroup below it. A missing `dir` has no
